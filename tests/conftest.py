@@ -1,0 +1,49 @@
+"""Shared pytest fixtures: real MinIO servers on 127.0.0.1 and an ansible-playbook runner."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from helpers.ansible_run import run_tasks  # noqa: E402
+from helpers.minio_server import MinioServer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def minio():
+    """A single-drive MinIO server shared by the session (tests use unique names)."""
+    server = MinioServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def minio_kms():
+    """A MinIO server with a static KMS key (MINIO_KMS_SECRET_KEY), for SSE tests."""
+    server = MinioServer(kms=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def play(tmp_path, minio):
+    """play(tasks, check=False, diff=False, ...) runs tasks on localhost against the `minio` server."""
+
+    def _run(tasks, server=None, **kwargs):
+        target = server or minio
+        return run_tasks(tasks, tmp_path=tmp_path, connection=target.connection, **kwargs)
+
+    return _run
+
+
+@pytest.fixture
+def unique_name(request):
+    """A short S3-valid name unique to this test."""
+    import secrets
+
+    base = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:30].strip("-")
+    return f"{base}-{secrets.token_hex(3)}"
