@@ -59,8 +59,14 @@ lint: setup ## ansible-lint, yamllint, ruff
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --offline -q
 
-sanity: setup ## ansible-test sanity on a temporary collection tree
-	bash tests/tools/sanity.sh
+SANITY_VENV := $(CACHE)/sanity-venv
+$(SANITY_VENV)/.installed: requirements.txt
+	@test -x $(SANITY_VENV)/bin/python || $(PYTHON) -m venv $(SANITY_VENV)
+	$(SANITY_VENV)/bin/pip install --quiet "$$(grep '^ansible-core==' requirements.txt)"
+	touch $@
+
+sanity: setup system-deps $(SANITY_VENV)/.installed ## ansible-test sanity on a temporary collection tree
+	PATH=$(SANITY_VENV)/bin:$$PATH bash tests/tools/sanity.sh
 
 build: setup ## Build the collection tarball
 	$(BIN)/ansible-galaxy collection build --force --output-path $(CACHE)/dist .

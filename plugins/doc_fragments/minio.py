@@ -50,7 +50,7 @@ options:
     default: 10.0
 notes:
   - Set the connection options once for all modules with
-    C(module_defaults: {group/koprogo.storage.minio: {...}}).
+    C(module_defaults) and the action group C(group/koprogo.storage.minio).
   - The modules talk to MinIO through the minio Python SDK (S3 and admin APIs); they never run C(mc).
 requirements:
   - minio >= 7.2.14, < 8 (the Python SDK) on the host that runs the module.

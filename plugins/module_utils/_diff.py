@@ -29,7 +29,7 @@ class DifferenceTracker:
 
     @property
     def changed_facets(self):
-        return [facet for facet, _, _ in self._rows]
+        return [row[0] for row in self._rows]
 
     def __bool__(self):
         return bool(self._rows)

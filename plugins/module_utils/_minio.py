@@ -75,7 +75,7 @@ def scrub(text, secrets):
     text = str(text)
     for secret in secrets:
         if secret and len(secret) >= 4:
-            for form in {secret, json.dumps(secret)[1:-1]}:
+            for form in (secret, json.dumps(secret)[1:-1]):
                 text = text.replace(form, "********")
     return text
 
@@ -143,6 +143,13 @@ class MinioConnection:
                         region=region, http_client=http, cert_check=validate_certs)
         self.admin = MinioAdmin(endpoint=host, credentials=StaticProvider(access_key, secret_key),
                                 region=region, secure=secure, cert_check=validate_certs, http_client=http)
+        self._client_options = dict(endpoint=host, secure=secure, region=region, http_client=http,
+                                    cert_check=validate_certs)
+
+    def s3_for(self, access_key, secret_key):
+        """An S3 client for other credentials on the same endpoint and TLS settings (to test a secret)."""
+        self.add_secret(secret_key)
+        return Minio(access_key=access_key, secret_key=secret_key, **self._client_options)
 
     @classmethod
     def from_module(cls, module, extra_secrets=()):

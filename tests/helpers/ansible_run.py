@@ -54,6 +54,15 @@ class PlayResult:
         return sum(s.get("failures", 0) + s.get("unreachable", 0) for s in self.stats.values())
 
 
+def _json_document(stdout: str) -> dict:
+    """The json callback's document; with -v, ansible prints a few plain lines before it."""
+    start = 0 if stdout.startswith("{") else stdout.find("\n{") + 1
+    try:
+        return json.loads(stdout[start:]) if start or stdout.startswith("{") else {}
+    except ValueError:
+        return {}
+
+
 def run_playbook(playbook: str | Path, *, check: bool = False, diff: bool = False, extra_vars: dict | None = None,
                  inventory: str | None = None, verbosity: int = 0, json_output: bool = True, tags: str | None = None,
                  env: dict | None = None, timeout: int = 900) -> PlayResult:
@@ -84,10 +93,7 @@ def run_playbook(playbook: str | Path, *, check: bool = False, diff: bool = Fals
             os.unlink(vars_file.name)
     tasks, stats = {}, {}
     if json_output:
-        try:
-            doc = json.loads(proc.stdout)
-        except ValueError:
-            doc = {}
+        doc = _json_document(proc.stdout)
         for play in doc.get("plays", []):
             for task in play.get("tasks", []):
                 hosts = task.get("hosts", {})
