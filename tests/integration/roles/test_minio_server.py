@@ -1,0 +1,364 @@
+"""koprogo.storage.minio_server converged onto a throwaway Debian 12 systemd container.
+
+The tests share one container and run in file order: rejected input and check mode on the fresh
+host first (it must stay untouched), then a real converge from source (built on the controller
+with Go), idempotence and check mode, memory figures, binary replacement through the `local` and
+`url` sources, then the missing-mount guard. The container shares the host network, so MinIO binds
+127.0.0.1 on free ports and the tests reach it directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import http.server
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+from helpers.ansible_run import run_playbook
+from helpers.minio_server import MINIO_BIN
+from helpers.systemd_host import SystemdHost, free_port
+
+pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs a Docker engine")
+
+ROLE = "koprogo.storage.minio_server"
+MOUNT = "/srv/koprogo-data"
+VERSIONS_ENV = Path(__file__).resolve().parents[2] / "tools" / "versions.env"
+VERSIONS = dict(line.split("=", 1) for line in VERSIONS_ENV.read_text().splitlines() if line and line[0] != "#")
+GOARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+# Every character systemd's EnvironmentFile or a shell could misread.
+PASSWORD = "Kp$HOME\"q'uo`te\\ #x " + secrets.token_urlsafe(16)
+USER = "koprogo-root"
+RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+HARDENING = {
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "ProtectHome": "yes",
+    "PrivateTmp": "yes",
+    "PrivateDevices": "yes",
+    "CapabilityBoundingSet": "",
+    "LimitNOFILE": "65536",
+    "Restart": "on-failure",
+    "User": "minio",
+    "Type": "notify",
+    "MemoryMax": str(512 * 1024 * 1024),
+    "MemoryHigh": str(384 * 1024 * 1024),
+}
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Target:
+    """The container plus what the tests need to converge the role onto it."""
+
+    def __init__(self, host: SystemdHost, workdir: Path):
+        self.host = host
+        self.workdir = workdir
+        self.api_port = free_port()
+        self.console_port = free_port()
+        self.inventory = host.inventory(workdir / "hosts.yml")
+        self.playbook = workdir / "minio_server.yml"
+        self.playbook.write_text(yaml.safe_dump([{
+            "name": "Converge minio_server", "hosts": "all", "gather_facts": False,
+            "roles": [{"role": ROLE}],
+        }], sort_keys=False))
+        self.cache_dir = workdir / "controller-cache"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def vars(self, **overrides) -> dict:
+        base = {
+            "minio_server_root_user": USER,
+            "minio_server_root_password": PASSWORD,
+            "minio_server_api_port": self.api_port,
+            "minio_server_console_port": self.console_port,
+            "minio_server_source_cache_dir": str(self.cache_dir),
+        }
+        base.update(overrides)
+        return base
+
+    def converge(self, *, check: bool = False, diff: bool = False, **overrides) -> Run:
+        result = run_playbook(self.playbook, inventory=str(self.inventory), extra_vars=self.vars(**overrides),
+                              check=check, diff=diff, verbosity=1, json_output=False,
+                              env={"ANSIBLE_PIPELINING": "True"}, timeout=1500)
+        return Run(result.rc, result.stdout + result.stderr)
+
+    def sh(self, cmd: str, check: bool = True) -> str:
+        return self.host.exec(cmd, check=check).stdout.strip()
+
+    def show(self, *props: str) -> dict:
+        out = self.sh("systemctl show minio " + " ".join(f"-p {p}" for p in props))
+        return dict(line.split("=", 1) for line in out.splitlines())
+
+    def invocation(self) -> str:
+        return self.sh("systemctl show -p InvocationID --value minio")
+
+    def installed_sha256(self) -> str:
+        return self.sh("sha256sum /usr/local/bin/minio").split()[0]
+
+    def s3(self):
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1", aws_access_key_id=USER,
+                            aws_secret_access_key=PASSWORD,
+                            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2}))
+
+
+class Run:
+    def __init__(self, rc: int, output: str):
+        self.rc = rc
+        self.output = output
+
+    @property
+    def changed(self) -> int:
+        return sum(int(m.group(3)) for m in RECAP.finditer(self.output))
+
+    def assert_ok(self) -> None:
+        assert self.rc == 0, self.output[-6000:]
+        assert RECAP.search(self.output), self.output[-3000:]
+
+    def assert_no_secret(self) -> None:
+        assert PASSWORD not in self.output
+        # The distinctive random tail alone must not leak either (escaped forms).
+        assert PASSWORD[-16:] not in self.output
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback only
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@contextlib.contextmanager
+def serve_directory(directory: Path):
+    """A throwaway HTTP server on 127.0.0.1 standing in for a mirror."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("minio-server")
+    # An anonymous volume on /srv/koprogo-data stands in for the encrypted mount.
+    host = SystemdHost(f"kp-test-minio-server-{secrets.token_hex(3)}", docker_args=["-v", MOUNT]).start()
+    try:
+        yield Target(host, workdir)
+    finally:
+        host.stop()
+
+
+def host_is_untouched(t: Target) -> None:
+    leftovers = t.sh(
+        "for p in /etc/default/minio /usr/local/bin/minio /etc/systemd/system/minio.service /etc/minio "
+        f"{MOUNT}/minio /srv/not-mounted; do test -e $p && echo $p; done; getent passwd minio; true")
+    assert leftovers == ""
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"minio_server_root_password": "short-" + secrets.token_hex(4)}, "weak or invalid"),
+    ({"minio_server_root_user": "minioadmin"}, "weak or invalid"),
+    ({"minio_server_root_password": "minioadmin"}, "weak or invalid"),
+    ({"minio_server_root_password": None}, "minio_server_root_password"),
+    ({"minio_server_require_mountpoint": "/srv/not-mounted", "minio_server_data_dir": "/srv/not-mounted/minio"},
+     "is not a mounted file system"),
+    ({"minio_server_install_source": "url", "minio_server_url": "http://127.0.0.1:1/minio"}, "64 hex digits"),
+], ids=["short-password", "minioadmin-user", "minioadmin-password", "no-password", "not-mounted", "url-no-sha256"])
+def test_bad_input_is_rejected_before_any_change(target, overrides, message):
+    extra = {k: v for k, v in overrides.items() if v is not None}
+    result = run_playbook(target.playbook, inventory=str(target.inventory), verbosity=1, json_output=False,
+                          extra_vars={**{k: v for k, v in target.vars().items() if k not in overrides}, **extra},
+                          env={"ANSIBLE_PIPELINING": "True"})
+    output = result.stdout + result.stderr
+    assert result.rc != 0
+    assert message in output, output[-3000:]
+    if extra.get("minio_server_root_password", "minioadmin") != "minioadmin":  # the message names minioadmin
+        assert extra["minio_server_root_password"] not in output
+    host_is_untouched(target)
+
+
+def test_check_mode_on_a_fresh_host_changes_nothing(target):
+    # Also the first use of the `source` path: the controller builds into its (empty) cache.
+    run = target.converge(check=True, diff=True)
+    run.assert_ok()
+    run.assert_no_secret()
+    assert run.changed > 0  # it reports what it would do
+    host_is_untouched(target)
+
+
+def test_converge_from_source(target):
+    run = target.converge(diff=True)
+    run.assert_ok()
+    run.assert_no_secret()
+
+    # The binary is the controller's verified build, cached by version and platform.
+    built = target.cache_dir / VERSIONS["MINIO_VERSION"] / f"linux-{GOARCH}" / "minio"
+    assert built.is_file()
+    assert target.installed_sha256() == sha256(built)
+
+    # Health endpoints and the S3 API, as a client sees them.
+    assert http_status(f"{target.endpoint}/minio/health/live") == 200
+    assert http_status(f"{target.endpoint}/minio/health/cluster") == 200
+    s3 = target.s3()
+    s3.create_bucket(Bucket="koprogo-test")
+    body = os.urandom(1 << 20)
+    s3.put_object(Bucket="koprogo-test", Key="kept.bin", Body=body)
+    assert s3.get_object(Bucket="koprogo-test", Key="kept.bin")["Body"].read() == body
+    # Metrics keep their default auth (jwt): no anonymous scrape.
+    assert http_status(f"{target.endpoint}/minio/v2/metrics/cluster") == 403
+    # The console answers on loopback.
+    assert http_status(f"http://127.0.0.1:{target.console_port}/") == 200
+
+    # Data is on the mount, owned by the service user.
+    assert target.sh(f"findmnt -n -o TARGET --target {MOUNT}/minio") == MOUNT
+    assert target.host.stat(f"{MOUNT}/minio") == {"mode": "0750", "owner": "minio", "group": "minio"}
+    assert target.sh(f"test -d {MOUNT}/minio/.minio.sys && echo yes") == "yes"
+
+    # Only loopback listeners.
+    listeners = target.sh("ss -Hltnp | grep '\"minio\"' | awk '{print $4}'").split()
+    assert {f"127.0.0.1:{target.api_port}", f"127.0.0.1:{target.console_port}"} <= set(listeners)
+    assert all(addr.startswith(("127.", "[::1]:")) for addr in listeners), listeners
+
+    # Env file: root only, 0600, the credentials as MinIO reads them.
+    assert target.host.stat("/etc/default/minio") == {"mode": "0600", "owner": "root", "group": "root"}
+    env = target.host.read_file("/etc/default/minio").decode()
+    assert "MINIO_CALLHOME_ENABLE=\"off\"" in env
+    assert "MINIO_PROMETHEUS_AUTH_TYPE=\"jwt\"" in env
+    assert f'MINIO_ADDRESS="127.0.0.1:{target.api_port}"' in env
+
+    # The hardening systemd actually applies.
+    props = target.show(*HARDENING, "RequiresMountsFor", "ReadWritePaths", "ExecStartPre", "After",
+                        "ActiveState")
+    for key, value in HARDENING.items():
+        assert props[key] == value, (key, props[key])
+    assert props["ActiveState"] == "active"
+    assert f"{MOUNT}/minio" in props["RequiresMountsFor"].split()
+    assert props["ReadWritePaths"] == f"{MOUNT}/minio"
+    assert f"mountpoint -q {MOUNT}" in props["ExecStartPre"].replace("/usr/bin/", "")
+    assert "network-online.target" in props["After"]
+    environ = target.sh("systemctl show -p Environment --value minio")  # EnvironmentFile stays out of it
+    assert PASSWORD not in environ
+
+
+def test_second_run_changes_nothing_and_keeps_the_process(target):
+    before = target.invocation()
+    run = target.converge(diff=True)
+    run.assert_ok()
+    run.assert_no_secret()
+    assert run.changed == 0, run.output[-6000:]
+    assert target.invocation() == before
+
+
+def test_check_mode_on_a_converged_host_changes_nothing(target):
+    before = target.invocation()
+    run = target.converge(check=True, diff=True)
+    run.assert_ok()
+    run.assert_no_secret()
+    assert run.changed == 0, run.output[-6000:]
+    assert target.invocation() == before
+
+
+def rss_kib(target: Target) -> int:
+    return int(target.sh("awk '/^VmRSS/ {print $2}' /proc/$(systemctl show -p MainPID --value minio)/status"))
+
+
+def test_memory_footprint(target, record_property):
+    """Not a pass/fail benchmark: record MinIO's RSS idle and after uploads (README figures)."""
+    idle = rss_kib(target)
+    s3 = target.s3()
+    doc = os.urandom(1 << 20)
+    for i in range(100):
+        s3.put_object(Bucket="koprogo-test", Key=f"rss/doc-{i}.pdf", Body=doc)
+    s3.put_object(Bucket="koprogo-test", Key="rss/big.bin", Body=os.urandom(50 << 20))
+    for i in range(100):
+        s3.get_object(Bucket="koprogo-test", Key=f"rss/doc-{i}.pdf")["Body"].read()
+    busy = rss_kib(target)
+    peak = int(target.sh("awk '/^VmHWM/ {print $2}' /proc/$(systemctl show -p MainPID --value minio)/status"))
+    figures = {"idle_rss_mib": round(idle / 1024, 1), "after_uploads_rss_mib": round(busy / 1024, 1),
+               "peak_rss_mib": round(peak / 1024, 1)}
+    for key, value in figures.items():
+        record_property(key, value)
+    print("minio_server memory:", json.dumps(figures))
+    assert peak < 512 * 1024  # below MemoryMax: the service was never at risk of an OOM kill
+
+
+def test_local_source_with_a_different_binary_replaces_it_and_restarts(target):
+    other = target.workdir / "minio-other"
+    other.write_bytes(MINIO_BIN.read_bytes() + b"\0koprogo-test-build")  # runs the same, hashes differently
+    digest = sha256(other)
+    before = target.invocation()
+    run = target.converge(minio_server_install_source="local", minio_server_local_file=str(other),
+                          minio_server_sha256=digest)
+    run.assert_ok()
+    run.assert_no_secret()
+    assert target.installed_sha256() == digest
+    assert target.invocation() != before
+    assert http_status(f"{target.endpoint}/minio/health/cluster") == 200
+    assert target.s3().get_object(Bucket="koprogo-test", Key="kept.bin")["ContentLength"] == 1 << 20
+
+
+def test_url_source_with_a_wrong_sha256_leaves_the_installed_binary(target):
+    mirror = target.workdir / "mirror"
+    mirror.mkdir()
+    shutil.copy(MINIO_BIN, mirror / "minio")
+    installed, before = target.installed_sha256(), target.invocation()
+    with serve_directory(mirror) as base:
+        run = target.converge(minio_server_install_source="url", minio_server_url=f"{base}/minio",
+                              minio_server_sha256="0" * 64)
+        assert run.rc != 0
+        assert "checksum" in run.output.lower(), run.output[-3000:]
+        assert target.installed_sha256() == installed
+        assert target.invocation() == before
+
+        # The right sha256 installs the mirror's binary and restarts once.
+        run = target.converge(minio_server_install_source="url", minio_server_url=f"{base}/minio",
+                              minio_server_sha256=sha256(MINIO_BIN))
+        run.assert_ok()
+        run.assert_no_secret()
+    assert target.installed_sha256() == sha256(MINIO_BIN)
+    assert target.invocation() != before
+    assert http_status(f"{target.endpoint}/minio/health/cluster") == 200
+
+
+def test_never_starts_on_the_bare_mountpoint(target):
+    target.sh(f"systemctl stop minio && umount {MOUNT}")
+    try:
+        assert target.sh(f"ls -A {MOUNT}") == ""
+        assert target.host.exec("systemctl start minio", check=False).returncode != 0
+        assert target.sh("systemctl is-active minio", check=False) != "active"
+        assert target.sh(f"ls -A {MOUNT}") == ""  # nothing written to the root disk
+
+        run = target.converge()
+        assert run.rc != 0
+        assert "is not a mounted file system" in run.output, run.output[-3000:]
+        assert target.sh(f"ls -A {MOUNT}") == ""
+    finally:
+        target.sh("systemctl reset-failed minio", check=False)
