@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+# `make setup` links this checkout as ansible_collections/koprogo/storage under the cache.
+_CACHE = Path(os.environ.get("KOPROGO_CACHE", Path(__file__).resolve().parents[1] / ".cache"))
+sys.path.insert(0, str(_CACHE / "collections"))
 
 from helpers.ansible_run import run_tasks  # noqa: E402
 from helpers.minio_server import MinioServer  # noqa: E402

@@ -9,21 +9,14 @@ To keep the suite quick, the facets run side by side (one bucket each) in three 
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import sys
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
+from ansible_collections.koprogo.storage.plugins.module_utils._policy import policies_equal
 from helpers.ansible_run import run_tasks
 from helpers.minio_server import free_port
-
-_ROOT = Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(Path(os.environ.get("KOPROGO_CACHE", _ROOT / ".cache")) / "collections"))
-
-from ansible_collections.koprogo.storage.plugins.module_utils._policy import policies_equal  # noqa: E402
 
 STEPS = ("check", "apply", "again", "check_again")
 

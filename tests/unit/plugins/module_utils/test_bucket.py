@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
-from pathlib import Path
 
 import pytest
-
-_ROOT = Path(__file__).resolve().parents[4]
-sys.path.insert(0, str(Path(os.environ.get("KOPROGO_CACHE", _ROOT / ".cache")) / "collections"))
-
-from ansible_collections.koprogo.storage.plugins.module_utils import _bucket as b  # noqa: E402
-from ansible_collections.koprogo.storage.plugins.module_utils._policy import PolicyError  # noqa: E402
+from ansible_collections.koprogo.storage.plugins.module_utils import _bucket as b
+from ansible_collections.koprogo.storage.plugins.module_utils._policy import PolicyError
 
 # --- bucket names ---------------------------------------------------------------
 

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[4]
-sys.path.insert(0, str(ROOT / ".cache" / "collections"))
-
-from ansible_collections.koprogo.storage.plugins.module_utils import _iam  # noqa: E402
-from ansible_collections.koprogo.storage.plugins.module_utils._policy import PolicyError  # noqa: E402
+from ansible_collections.koprogo.storage.plugins.module_utils import _iam
+from ansible_collections.koprogo.storage.plugins.module_utils._policy import PolicyError
 
 GET_A = {"Version": "2012-10-17",
          "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["arn:aws:s3:::a/*"]}]}

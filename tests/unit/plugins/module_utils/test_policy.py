@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
-from pathlib import Path
 
 import pytest
-
-_ROOT = Path(__file__).resolve().parents[4]
-sys.path.insert(0, str(Path(os.environ.get("KOPROGO_CACHE", _ROOT / ".cache")) / "collections"))
-
-from ansible_collections.koprogo.storage.plugins.module_utils._policy import (  # noqa: E402
+from ansible_collections.koprogo.storage.plugins.module_utils._policy import (
     DEFAULT_VERSION,
     PolicyError,
     canonical_policy,

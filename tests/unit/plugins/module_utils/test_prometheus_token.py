@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
-from pathlib import Path
 
 import jwt
 import pytest
-
-ROOT = Path(__file__).resolve().parents[4]
-sys.path.insert(0, str(ROOT / ".cache" / "collections"))
-
-from ansible_collections.koprogo.storage.plugins.module_utils import _prometheus_token as tok  # noqa: E402
+from ansible_collections.koprogo.storage.plugins.module_utils import _prometheus_token as tok
 
 KEY = "koprogo-prometheus"
 SECRET = "s3cret-value-for-tests-0123456789"

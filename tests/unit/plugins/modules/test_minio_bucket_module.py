@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
 from unittest import mock
 
 import pytest
-
-_ROOT = Path(__file__).resolve().parents[4]
-sys.path.insert(0, str(Path(os.environ.get("KOPROGO_CACHE", _ROOT / ".cache")) / "collections"))
-
-from ansible_collections.koprogo.storage.plugins.module_utils._minio import MinioConnection  # noqa: E402
-from ansible_collections.koprogo.storage.plugins.modules import minio_bucket as mod  # noqa: E402
-from minio.commonconfig import Tags  # noqa: E402
-from minio.error import MinioAdminException, S3Error  # noqa: E402
-from minio.versioningconfig import VersioningConfig  # noqa: E402
+from ansible_collections.koprogo.storage.plugins.module_utils._minio import MinioConnection
+from ansible_collections.koprogo.storage.plugins.modules import minio_bucket as mod
+from minio.commonconfig import Tags
+from minio.error import MinioAdminException, S3Error
+from minio.versioningconfig import VersioningConfig
 
 WRITES = ("make_bucket", "set_bucket_versioning", "set_object_lock_config", "set_bucket_policy",
           "delete_bucket_policy", "set_bucket_tags", "delete_bucket_tags", "set_bucket_lifecycle",
