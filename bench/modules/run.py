@@ -159,7 +159,7 @@ def main():
                                          + out.replace(server.secret_key, "********")[-3000:])
             times = {name: [] for name in CASES}
             cpu = {name: [] for name in CASES}
-            for _ in range(args.runs):
+            for _run in range(args.runs):
                 for name, case in CASES.items():
                     seconds, cpu_seconds, changed, failed, out = run_playbook(case, vars_file)
                     if failed or changed:

@@ -42,7 +42,7 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 author:
-  - KoproGo maintainers
+  - KoproGo contributors (@koprogo)
 seealso:
   - module: koprogo.storage.minio_bucket
   - module: koprogo.storage.minio_policy
@@ -143,7 +143,7 @@ users:
 service_accounts:
   description:
     - Access key to its settings, for the service accounts of every user and of the connecting account.
-    - RV(service_accounts.policy) is the account's own policy, or V(null) when it inherits its parent's.
+    - Each C(policy) is the account's own policy, or V(null) when it inherits its parent's.
   returned: always
   type: dict
   sample:

@@ -272,7 +272,7 @@ def facet_runs(minio, minio_kms, tmp_path_factory):
         result = run_tasks(tasks, tmp_path=tmp, connection=minio.connection)
         assert result.rc == 0, result.stdout[-3000:] + result.stderr[-3000:]
         for key, case in cases.items():
-            for step, _ in steps:
+            for step, _label in steps:
                 case[step] = result.tasks[f"{key} {step}"]
         observe_all(label)
 
@@ -419,9 +419,9 @@ def test_bad_input_fails_clearly_and_changes_nothing(play, minio, unique_name):
         "unreachable": ({"name": plain, "endpoint": dead, "versioning": "enabled"}, f"check bucket {plain} on {dead}"),
         "bad lifecycle": ({"name": plain, "lifecycle": {"abort_incomplete_multipart_upload_days": 0}}, "at least 1"),
     }
-    tasks = [{"name": n, "koprogo.storage.minio_bucket": a, "ignore_errors": True} for n, (a, _) in cases.items()]
+    tasks = [{"name": n, "koprogo.storage.minio_bucket": a, "ignore_errors": True} for n, (a, _msg) in cases.items()]
     result = play(tasks)
-    for name, (_, message) in cases.items():
+    for name, (_args, message) in cases.items():
         res = result.tasks[name]
         assert res.get("failed") is True, (name, res)
         assert message in res["msg"], (name, res["msg"])

@@ -429,8 +429,8 @@ def test_every_dashboard_query_returns_data(env, prometheus):
             continue
         values = prometheus.api(f"label/{match.group(2)}/values", **{"match[]": match.group(1)})
         assert values, variable["name"]
-        assert set(values) <= {DEFAULTS[k] for k in ("monitoring_job_minio_cluster", "monitoring_job_minio_node",
-                                                    "monitoring_job_node_exporter")}, values
+        jobs = ("monitoring_job_minio_cluster", "monitoring_job_minio_node", "monitoring_job_node_exporter")
+        assert set(values) <= {DEFAULTS[k] for k in jobs}, values
 
 
 def test_alert_state_in_live_prometheus(env, prometheus):

@@ -50,8 +50,9 @@ def variant(**changes):
     pytest.param(None, None, id="both absent"),
 ])
 def test_policies_equal(left, right):
-    assert policies_equal(left, right)
-    assert policies_equal(right, left)
+    first, second = left, right
+    assert policies_equal(first, second)
+    assert policies_equal(second, first)
 
 
 @pytest.mark.parametrize("left, right", [
