@@ -46,7 +46,7 @@ test-unit: setup ## Unit tests (pure functions, mocked SDK)
 	$(PYTEST) tests/unit
 
 test-integration: setup system-deps minio ## Modules and roles against real servers
-	$(PYTEST) tests/integration
+	$(PYTEST) --durations=15 tests/integration
 
 test-molecule: setup system-deps ## Molecule scenario `default` (systemd container)
 	@if [ -f molecule/default/molecule.yml ]; then bash tests/tools/run-molecule.sh default; else echo "molecule default: not present yet"; fi
