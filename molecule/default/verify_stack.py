@@ -149,7 +149,7 @@ class Stack:
 
     # --- checks ------------------------------------------------------------------------
     def check_mode(self) -> None:
-        _, res = self.site("--check")
+        _unused1, res = self.site("--check")
         check(res["changed"] == 0, f"check-mode converge reported changes: {sorted(res['tasks'])}")
         say("site.yml in check mode after converge: 0 changed")
 
@@ -184,21 +184,21 @@ class Stack:
         s3_host = self.f["s3_host"]
         for url in (self.url(s3_host, f"/{self.bucket}"), self.url(s3_host, f"/{self.bucket}/{key}"),
                     f"{self.direct_endpoint()}/{self.bucket}/{key}"):
-            status, headers, _ = self.http(url)
+            status, headers, _unused1 = self.http(url)
             check(status == 403, f"anonymous GET {url} answered {status}, expected 403")
             check(not asks_basic(headers), f"{url} asks for basic auth")
         say("anonymous GET on the bucket and an object: 403 (through Traefik and directly)")
 
     def console_auth(self) -> None:
         host = self.f["console_host"]
-        status, headers, _ = self.http(self.url(host))
+        status, headers, _unused1 = self.http(self.url(host))
         check(status == 401, f"console without credentials answered {status}, expected 401")
         check(asks_basic(headers), "console 401 without a Basic challenge")
         token = base64.b64encode(f"{self.f['console_user']}:{self.f['console_password']}".encode()).decode()
-        status, _, _ = self.http(self.url(host), {"Authorization": f"Basic {token}"})
+        status, _unused1, _unused2 = self.http(self.url(host), {"Authorization": f"Basic {token}"})
         check(status == 200, f"console with credentials answered {status}, expected 200")
         bad = base64.b64encode(f"{self.f['console_user']}:not-the-password".encode()).decode()
-        status, _, _ = self.http(self.url(host), {"Authorization": f"Basic {bad}"})
+        status, _unused1, _unused2 = self.http(self.url(host), {"Authorization": f"Basic {bad}"})
         check(status == 401, f"console with a wrong password answered {status}, expected 401")
         # Behind the basic auth, the console's own login (MinIO root credentials) works.
         body = json.dumps({"accessKey": self.f["root_user"], "secretKey": self.f["root_password"]}).encode()
@@ -213,11 +213,11 @@ class Stack:
         token = base64.b64encode(f"{self.f['console_user']}:{self.f['console_password']}".encode()).decode()
         for path, headers in (("/", {}), (f"/{self.bucket}", {}), ("/minio/health/live", {}),
                               (f"/{self.bucket}", {"Authorization": f"Basic {token}"})):
-            status, resp_headers, _ = self.http(self.url(host, path), headers)
+            status, resp_headers, _unused1 = self.http(self.url(host, path), headers)
             check(status != 401, f"S3 host {path} answered 401")
             check(not asks_basic(resp_headers),
                   f"S3 host {path} asks for basic auth")
-        status, _, _ = self.http(self.url(host, "/minio/health/live"))
+        status, _unused1, _unused2 = self.http(self.url(host, "/minio/health/live"))
         check(status == 200, f"S3 host health answered {status}")
         say("S3 host: never a 401 or a Basic challenge (health 200 through Traefik)")
 
@@ -263,7 +263,7 @@ class Stack:
         subprocess.run(["docker", "exec", "-i", self.host, "sh", "-c", f"cat > {shlex.quote(auth)}"], input=edited,
                        text=True, check=True)
         # The drift is real, seen from the outside.
-        status, _, _ = self.http(f"{self.direct_endpoint()}/{bucket}/{versioned}")
+        status, _unused1, _unused2 = self.http(f"{self.direct_endpoint()}/{bucket}/{versioned}")
         check(status == 200, "drift: bucket did not become public")
         check(root.get_bucket_versioning(Bucket=bucket).get("Status") == "Suspended", "drift: versioning not suspended")
         backend = self.s3(self.direct_endpoint(), self.env["S3_ACCESS_KEY"], self.env["S3_SECRET_KEY"], "us-east-1")
@@ -272,7 +272,7 @@ class Stack:
         say("drift applied with mc and a shell edit: bucket public, versioning suspended, policy detached, "
             "auth file edited")
 
-        _, res = self.site()
+        _unused1, res = self.site()
         changed = sorted(res["tasks"])
         print(f"     site.yml after drift: {res['changed']} changed: {changed}", flush=True)
         expectations = {
@@ -288,16 +288,16 @@ class Stack:
             check(hits, f"site.yml did not report the {what} drift (changed: {changed})")
         check(res["changed"] >= 4, f"site.yml reported {res['changed']} changes for 4 drifts")
 
-        status, _, _ = self.http(f"{self.direct_endpoint()}/{bucket}/{versioned}")
+        status, _unused1, _unused2 = self.http(f"{self.direct_endpoint()}/{bucket}/{versioned}")
         check(status == 403, f"after repair anonymous GET answered {status}")
         check(root.get_bucket_versioning(Bucket=bucket).get("Status") == "Enabled",
               "after repair versioning not Enabled")
         check(backend.get_object(Bucket=bucket, Key=versioned)["Body"].read() == b"second version",
               "after repair the backend cannot read its bucket")
-        status, _, _ = self.http(self.url(self.f["console_host"]), self.basic(self.f["console_user"],
-                                                                              self.f["console_password"]))
+        right = self.basic(self.f["console_user"], self.f["console_password"])
+        status, _unused1, _unused2 = self.http(self.url(self.f["console_host"]), right)
         check(status == 200, f"after repair the console answered {status} to the right credentials")
-        status, _, _ = self.http(self.url(self.f["console_host"]), self.basic("intruder", "whatever"))
+        status, _unused1, _unused2 = self.http(self.url(self.f["console_host"]), self.basic("intruder", "whatever"))
         check(status == 401, "after repair the intruder line still works")
         check(self.auth_file_ok(auth), "after repair the auth file does not hold exactly the console user's hash")
         after = self.versions(root)

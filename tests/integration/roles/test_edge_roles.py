@@ -106,7 +106,7 @@ def test_documents_bucket_is_private_versioned_with_lifecycle(stack):
     conn = http.client.HTTPConnection("127.0.0.1", stack.ports["api"], timeout=10)
     conn.request("GET", f"/{BUCKET}/anon-probe.txt")
     assert conn.getresponse().status == 403
-    status, _, _ = stack.https(S3_HOST, f"/{BUCKET}/anon-probe.txt")
+    status, _unused1, _unused2 = stack.https(S3_HOST, f"/{BUCKET}/anon-probe.txt")
     assert status == 403
 
 
@@ -153,20 +153,20 @@ def test_one_mib_round_trip_through_traefik_tls(stack):
 
 
 def test_s3_host_never_asks_for_basic_auth_and_hides_the_admin_api(stack):
-    status, headers, _ = stack.https(S3_HOST, f"/{BUCKET}/")
+    status, headers, _unused1 = stack.https(S3_HOST, f"/{BUCKET}/")
     assert status == 403 and "www-authenticate" not in headers
-    status, headers, _ = stack.https(S3_HOST, "/minio/admin/v3/info")
+    status, headers, _unused1 = stack.https(S3_HOST, "/minio/admin/v3/info")
     assert status == 404 and "www-authenticate" not in headers
 
 
 def test_console_host_requires_basic_auth(stack):
-    status, headers, _ = stack.https(CONSOLE_HOST)
+    status, headers, _unused1 = stack.https(CONSOLE_HOST)
     assert status == 401
     assert headers["www-authenticate"].lower().startswith("basic")
     bad = base64.b64encode(b"admin:wrong-password-123456").decode()
     assert stack.https(CONSOLE_HOST, headers={"Authorization": f"Basic {bad}"})[0] == 401
     good = base64.b64encode(f"admin:{stack.console_password}".encode()).decode()
-    status, _, body = stack.https(CONSOLE_HOST, headers={"Authorization": f"Basic {good}"})
+    status, _unused1, body = stack.https(CONSOLE_HOST, headers={"Authorization": f"Basic {good}"})
     assert status == 200 and body
 
 
@@ -178,7 +178,7 @@ def test_http_redirects_to_https_and_security_headers(stack):
     assert resp.status in (301, 308)
     assert resp.getheader("Location") == f"https://{S3_HOST}:{stack.ports['https']}/some/path"
     for host in (CONSOLE_HOST, S3_HOST):
-        _, headers, _ = stack.https(host)
+        _unused1, headers, _unused2 = stack.https(host)
         assert headers["strict-transport-security"].startswith("max-age=31536000")
         assert headers["x-content-type-options"] == "nosniff"
         assert headers["x-frame-options"] == "DENY"
