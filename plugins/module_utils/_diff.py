@@ -42,3 +42,11 @@ class DifferenceTracker:
             before[facet] = old
             after[facet] = new
         return before, after
+
+    def module_result(self, resource_key, before, after, with_diff):
+        """exit_json arguments: changed, changed_facets, the resulting resource and (diff mode) the diff."""
+        result = {"changed": bool(self), "changed_facets": self.changed_facets, resource_key: after}
+        if with_diff:
+            old, new = self.before_after(before or {}, after or {})
+            result["diff"] = {"before": old, "after": new}
+        return result

@@ -370,11 +370,7 @@ class ServiceAccountManager:
             result = self.create()
         else:
             result = self.update()
-        results = dict(changed=bool(self.diff), changed_facets=self.diff.changed_facets, service_account=result)
-        if self.module._diff:
-            before, after = self.diff.before_after(self.existing or {}, result or {})
-            results["diff"] = dict(before=before, after=after)
-        self.module.exit_json(**results)
+        self.module.exit_json(**self.diff.module_result("service_account", self.existing, result, self.module._diff))
 
 
 def main():

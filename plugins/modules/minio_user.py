@@ -284,11 +284,7 @@ class UserManager:
 
     def run(self):
         result = self.present() if self.state == "present" else self.absent()
-        results = dict(changed=bool(self.diff), changed_facets=self.diff.changed_facets, user=result)
-        if self.module._diff:
-            before, after = self.diff.before_after(self.existing or {}, result or {})
-            results["diff"] = dict(before=before, after=after)
-        self.module.exit_json(**results)
+        self.module.exit_json(**self.diff.module_result("user", self.existing, result, self.module._diff))
 
 
 def main():
