@@ -16,6 +16,7 @@ import secrets
 import socket
 import ssl
 import subprocess
+import time
 from pathlib import Path
 
 import yaml
@@ -166,6 +167,17 @@ class Stack:
     def backend_s3(self, endpoint: str | None = None, verify=None):
         env = self.env()
         return self.s3(endpoint or env["S3_ENDPOINT"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"], verify=verify)
+
+    def wait_until_routing(self, deadline_s: float = 90.0):
+        """After a manual Traefik restart: poll until it answers HTTP (it drops connections until its routers exist)."""
+        end = time.monotonic() + deadline_s
+        while True:
+            try:
+                return self.https(CONSOLE_HOST)
+            except (OSError, http.client.HTTPException):
+                if time.monotonic() > end:
+                    raise
+                time.sleep(0.5)
 
     def https(self, host: str, path: str = "/", method: str = "GET", headers: dict | None = None):
         """One HTTPS request through Traefik (SNI and Host = host), trusting the generated CA."""

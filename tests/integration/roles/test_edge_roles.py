@@ -289,6 +289,7 @@ def test_drift_is_reported_and_repaired(stack):
 
     intruder_line = "intruder:" + bcrypt.using(rounds=5).hash("intruder-password-42")
     stack.host.exec(["bash", "-c", f"echo '{intruder_line}' >> {HTPASSWD} && systemctl restart traefik"])
+    stack.wait_until_routing()
     conn = http.client.HTTPConnection("127.0.0.1", stack.ports["api"], timeout=10)
     conn.request("GET", f"/{BUCKET}/drift/keep.txt")
     assert conn.getresponse().status == 200  # drift is real: anonymous read works
