@@ -40,7 +40,7 @@ system-deps: ## Debian packages the tests use (apt)
 minio: ## Build (or reuse) the pinned MinIO server and mc from source
 	bash tests/tools/build-minio.sh
 
-test: lint sanity test-unit test-integration test-molecule ## Everything CI runs (test-luks joins once it passes)
+test: lint sanity test-unit test-integration test-molecule test-luks ## Everything CI runs
 
 test-unit: setup ## Unit tests (pure functions, mocked SDK)
 	$(PYTEST) tests/unit
@@ -51,7 +51,7 @@ test-integration: setup system-deps minio ## Modules and roles against real serv
 test-molecule: setup system-deps ## Molecule scenario `default` (systemd container)
 	@if [ -f molecule/default/molecule.yml ]; then bash tests/tools/run-molecule.sh default; else echo "molecule default: not present yet"; fi
 
-test-luks: setup system-deps ## Molecule scenario `luks` (qemu VM, dm-crypt, reboot); work in progress
+test-luks: setup system-deps minio ## Molecule scenario `luks` (qemu/TCG VM, dm-crypt, two reboots)
 	@if [ -f molecule/luks/molecule.yml ]; then bash tests/tools/run-molecule.sh luks; else echo "molecule luks: not present yet"; fi
 
 lint: setup ## ansible-lint, yamllint, ruff
