@@ -110,7 +110,7 @@ cmd_image() {
   exec 9>"$vm_cache/.image.lock"
   flock 9
   if [ ! -f "$out/root.img" ]; then
-    build_image "$out"
+    build_image "$out" >&2  # stdout carries only the image directory
   fi
   echo "$out"
 }
