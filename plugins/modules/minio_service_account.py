@@ -191,10 +191,10 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.koprogo.storage.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.koprogo.storage.plugins.module_utils._iam import (
     add_service_account,
-    check_secret,
     desired_inline_policy,
     inline_policy_differs,
     normalize_expiration,
+    probe_secret,
     read_service_account,
     read_user,
     secret_needs_update,
@@ -315,12 +315,8 @@ class ServiceAccountManager:
         changes = {}
         check = None
         if self.secret is not None and self.update_mode == "always":
-            if current["status"] == "disabled":
-                check = "unverifiable"
-                self.module.warn(f"the secret of disabled service account '{self.key_id}' cannot be checked "
-                                 "(MinIO refuses a disabled key before checking the signature), so it is set again")
-            else:
-                check = check_secret(self.conn, self.key_id, self.secret)
+            check = probe_secret(self.module, self.conn, "service account", self.key_id, self.secret,
+                                 current["status"])
         if secret_needs_update(True, self.secret, self.update_mode, check):
             changes["secret"] = self.secret
             self.diff.add("key_secret", "current", "new", secret=True)

@@ -150,8 +150,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.koprogo.storage.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.koprogo.storage.plugins.module_utils._iam import (
     MISSING_POLICY,
-    check_secret,
     policy_attachment_changes,
+    probe_secret,
     read_user,
     resulting_policies,
     secret_needs_update,
@@ -214,9 +214,7 @@ class UserManager:
         """match, differs or unverifiable (None when not needed)."""
         if self.existing is None or self.password is None or self.update_mode != "always":
             return None
-        if self.existing["status"] == "disabled":
-            return "unverifiable"
-        return check_secret(self.conn, self.name, self.password)
+        return probe_secret(self.module, self.conn, "user", self.name, self.password, self.existing["status"])
 
     def present(self):
         current = self.existing or dict(name=self.name, status="enabled", policies=[])
@@ -227,9 +225,6 @@ class UserManager:
 
         check = self.secret_check()
         set_secret = secret_needs_update(self.existing is not None, self.password, self.update_mode, check)
-        if check == "unverifiable":
-            self.module.warn(f"the secret of disabled user '{self.name}' cannot be checked (MinIO refuses a "
-                             "disabled user before checking the signature), so it is set again")
         if set_secret and self.existing is not None:
             self.diff.add("password", "current", "new", secret=True)
 

@@ -308,3 +308,20 @@ def test_validate_service_account_secret(secret, ok):
                                                 ("null", False), (None, False)])
 def test_is_inherit_request(given, inherit):
     assert _iam.is_inherit_request(given) is inherit
+
+
+@pytest.mark.parametrize("status, expected, probed", [
+    pytest.param("disabled", "unverifiable", False, id="disabled-not-probed"),
+    pytest.param("enabled", "match", True, id="enabled-probed"),
+])
+def test_probe_secret(monkeypatch, status, expected, probed):
+    calls, warnings = [], []
+    monkeypatch.setattr(_iam, "check_secret", lambda *args: calls.append(args) or "match")
+
+    class Module:
+        warn = staticmethod(warnings.append)
+
+    assert _iam.probe_secret(Module, "conn", "user", "alice", "s3cretpass", status) == expected
+    assert bool(calls) is probed
+    assert bool(warnings) is not probed
+    assert all("cannot be checked" in w and "'alice'" in w for w in warnings)
