@@ -29,13 +29,10 @@ from helpers.edge_stack import (
     ONE_MIB,
     RECAP,
     S3_HOST,
-    Stack,
     changed_tasks,
     parse_env,
     resolve_to_loopback,
 )
-from helpers.minio_server import MINIO_BIN
-from helpers.systemd_host import SystemdHost
 
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs a Docker engine")
 
@@ -44,22 +41,6 @@ def go_duration_hours(text: str) -> float:
     """Hours in a Go duration string such as 24h, 168h0m0s or 90m."""
     units = {"h": 1.0, "m": 1 / 60, "s": 1 / 3600}
     return sum(float(value) * units[unit] for value, unit in re.findall(r"([\d.]+)([hms])", text))
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    if not MINIO_BIN.exists():
-        pytest.skip("run `make minio` first")
-    workdir = tmp_path_factory.mktemp("edge")
-    host = SystemdHost("kp-test-edge-" + secrets.token_hex(3)).start()
-    try:
-        s = Stack(host, workdir)
-        s.first = s.run(verbosity=1, json_output=False)
-        s.second = s.run() if s.first.rc == 0 else None
-        s.check = s.run(check=True) if s.first.rc == 0 else None
-        yield s
-    finally:
-        host.stop()
 
 
 def test_converge_succeeds_without_leaking_secrets(stack):
