@@ -55,7 +55,7 @@ test-luks: setup system-deps minio ## Molecule scenario `luks` (qemu/TCG VM, dm-
 	@if [ -f molecule/luks/molecule.yml ]; then bash tests/tools/run-molecule.sh luks; else echo "molecule luks: not present yet"; fi
 
 lint: setup ## ansible-lint, yamllint, ruff
-	$(BIN)/ruff check plugins tests bench
+	$(BIN)/ruff check plugins tests bench roles/backup/files
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint --offline -q
 

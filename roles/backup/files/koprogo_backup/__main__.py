@@ -1,0 +1,5 @@
+import sys
+
+from koprogo_backup.cli import main
+
+sys.exit(main())
