@@ -3,14 +3,22 @@
 #
 #   build-from-source.sh GO MODULE VERSION H1 GOOS GOARCH GOARM CACHE_DIR
 #
-# The binary lands in CACHE_DIR/VERSION/GOOS-GOARCH/minio. The Go module proxy and
-# checksum database (GOSUMDB) guarantee the module contents; on top of that the
-# built binary must carry MODULE at VERSION with the go.sum hash H1 (`go version -m`).
-# A cached binary is checked the same way. Prints "cached" or "built" on stdout.
+# MODULE may be a fork with its own module path (github.com/chainguard-forks/minio): the
+# binary is named after the path's last element, as `go install` names it (a major
+# version suffix such as /v2 is skipped). It lands in CACHE_DIR/MODULE/VERSION/GOOS-GOARCH/
+# (the module is part of the key: a fork's pseudo-version can equal upstream's). The Go
+# module proxy and checksum database (GOSUMDB) guarantee the module contents; on top of
+# that the built binary must carry MODULE at VERSION with the go.sum hash H1
+# (`go version -m`). A cached binary is checked the same way. Prints the binary's path,
+# then "cached" or "built", on stdout.
 set -euo pipefail
 go=$1 module=$2 version=$3 h1=$4 goos=$5 goarch=$6 goarm=$7 cache_dir=$8
 name=${module##*/}
-out_dir="$cache_dir/$version/$goos-$goarch"
+if [[ $name =~ ^v[0-9]+$ && $module == */*/* ]]; then
+  name=${module%/*}
+  name=${name##*/}
+fi
+out_dir="$cache_dir/$module/$version/$goos-$goarch"
 out="$out_dir/$name"
 
 module_of() { # the "version h1" pair `go version -m` reports for $module
@@ -28,6 +36,7 @@ check() {
 
 if [ -f "$out" ]; then
   check "$out" || { echo "remove the cached file to rebuild it" >&2; exit 3; }
+  echo "$out"
   echo cached
   exit 0
 fi
@@ -38,6 +47,7 @@ if command -v flock >/dev/null 2>&1; then
   flock 9
   if [ -f "$out" ]; then
     check "$out" || exit 3
+    echo "$out"
     echo cached
     exit 0
   fi
@@ -63,4 +73,5 @@ check "$built"
 chmod 0755 "$built"
 mv "$built" "$out.tmp"
 mv "$out.tmp" "$out"
+echo "$out"
 echo built

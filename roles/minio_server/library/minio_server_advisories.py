@@ -1,0 +1,160 @@
+#!/usr/bin/python
+# Copyright: KoproGo contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Role-internal module of koprogo.storage.minio_server: match the installed build against the
+role's advisory list (vars/advisories.yml) and warn about the advisories that apply.
+
+A module, not ansible.builtin.debug: only a module result's `warnings` reach Ansible's warning
+channel ([WARNING] on the console, the `warnings` of callbacks and AWX), and ansible.builtin has
+no module that emits a caller-given warning. It runs on the controller and never changes anything.
+"""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: minio_server_advisories
+short_description: Known advisories of the installed MinIO build (internal to the minio_server role)
+description:
+  - Matches the build (Go module and version, binary sha256, reported server version) against a list
+    of pins and returns the advisories of the first pin that matches.
+  - Warns about the advisories that apply (their feature is in use) and are not acknowledged.
+options:
+  advisories:
+    description: Advisory id to its facts (cve, severity, impact, edge, requires).
+    type: dict
+    required: true
+  pins:
+    description: Ordered pins, each with module+version, sha256 or server_version, and advisories.
+    type: list
+    elements: dict
+    required: true
+  build:
+    description: The installed build (module, version, sha256, server_version; unknown parts empty).
+    type: dict
+    required: true
+  features:
+    description: Optional features in use (oidc, ldap, internode).
+    type: list
+    elements: str
+    default: []
+  acknowledged:
+    description: Advisory ids the operator accepted; they are reported but not warned about.
+    type: list
+    elements: str
+    default: []
+  upgrade_hint:
+    description: One sentence appended to the warning (how to move to a patched build).
+    type: str
+    default: ""
+author:
+  - KoproGo contributors (@koprogo)
+"""
+
+RETURN = r"""
+build:
+  description: The build that was matched, as given.
+  returned: always
+  type: dict
+pin:
+  description: The pin that matched (without its advisory list), or null when none did.
+  returned: always
+  type: dict
+advisories:
+  description: Every advisory of the matched pin, with its id and whether it applies here.
+  returned: always
+  type: list
+  elements: dict
+warned:
+  description: Ids named in the warning (applicable and not acknowledged).
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402 - after the documentation, as Ansible expects
+
+PIN_KEYS = ("module", "version", "sha256", "server_version")
+
+
+def pin_matches(pin, build):
+    """Pure: does one pin of the list describe this build?"""
+    if pin.get("sha256"):
+        return pin["sha256"].lower() == (build.get("sha256") or "").lower()
+    if pin.get("server_version"):
+        return pin["server_version"] == build.get("server_version")
+    if pin.get("module"):
+        return (pin["module"] == build.get("module")
+                and pin.get("version") in ("*", build.get("version")) and bool(build.get("version")))
+    return False
+
+
+def match(pins, build):
+    """Pure: the first pin matching the build, or None."""
+    return next((pin for pin in pins if pin_matches(pin, build)), None)
+
+
+def assess(advisories, pins, build, features, acknowledged):
+    """Pure: (matched pin, advisory rows, ids to warn about)."""
+    pin = match(pins, build)
+    rows = []
+    for advisory_id in (pin or {}).get("advisories", []):
+        facts = advisories.get(advisory_id)
+        if facts is None:
+            raise ValueError(f"pin lists {advisory_id}, which is not in the advisory list")
+        requires = facts.get("requires") or ""
+        rows.append(dict(facts, id=advisory_id, applies=not requires or requires in features,
+                         acknowledged=advisory_id in acknowledged))
+    warned = [row["id"] for row in rows if row["applies"] and not row["acknowledged"]]
+    return pin, rows, warned
+
+
+def describe_build(build):
+    if build.get("module") and build.get("version"):
+        return f"{build['module']}@{build['version']}"
+    return build.get("server_version") or ("sha256 " + (build.get("sha256") or "unknown"))
+
+
+def warning_text(build, rows, warned, upgrade_hint):
+    """Pure: one warning naming each advisory to act on, then what does not apply."""
+    by_id = {row["id"]: row for row in rows}
+    parts = []
+    for advisory_id in warned:
+        row = by_id[advisory_id]
+        label = ", ".join(x for x in (row.get("cve"), row.get("severity")) if x)
+        edge = f"; koprogo.storage.traefik's S3 route refuses {row['edge']}" if row.get("edge") else ""
+        parts.append(f"{advisory_id} ({label}): {row.get('impact', '').strip()}{edge}")
+    plural = "y" if len(warned) == 1 else "ies"
+    text = f"The MinIO build {describe_build(build)} has {len(warned)} known advisor{plural}: {' | '.join(parts)}."
+    skipped = [f"{row['id']} ({row['requires']} not configured)" for row in rows if not row["applies"]]
+    if skipped:
+        text += f" Not applicable to this configuration: {', '.join(skipped)}."
+    if upgrade_hint:
+        text += " " + upgrade_hint
+    return text
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            advisories=dict(type="dict", required=True),
+            pins=dict(type="list", elements="dict", required=True),
+            build=dict(type="dict", required=True),
+            features=dict(type="list", elements="str", default=[]),
+            acknowledged=dict(type="list", elements="str", default=[]),
+            upgrade_hint=dict(type="str", default=""),
+        ),
+        supports_check_mode=True,
+    )
+    p = module.params
+    try:
+        pin, rows, warned = assess(p["advisories"], p["pins"], p["build"], p["features"], p["acknowledged"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    if warned:
+        module.warn(warning_text(p["build"], rows, warned, p["upgrade_hint"]))
+    module.exit_json(changed=False, build=p["build"], advisories=rows, warned=warned,
+                     pin={k: v for k, v in pin.items() if k in PIN_KEYS} if pin else None)
+
+
+if __name__ == "__main__":
+    main()
