@@ -162,7 +162,8 @@ class Stack:
         path_style = env.get("S3_FORCE_PATH_STYLE", "true").lower() == "true"
         region = env.get("S3_REGION") or "us-east-1"
         bucket = env["S3_BUCKET"]
-        prefix = env.get("S3_KEY_PREFIX", "")
+        # Keys as KoproGo's backend builds them: "<prefix>/<key>" whenever S3_KEY_PREFIX is present.
+        prefix = env["S3_KEY_PREFIX"].rstrip("/") + "/" if "S3_KEY_PREFIX" in env else ""
         via_traefik = self.s3(env["S3_ENDPOINT"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"], region, path_style)
         direct = self.s3(self.direct_endpoint(), env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"], region, path_style)
         check(env["S3_ENDPOINT"].startswith("https://"), "S3_ENDPOINT is not the TLS route")

@@ -87,7 +87,9 @@ def main() -> int:
 
     public, direct = client(env["S3_ENDPOINT"]), client(args.direct_url)
     bucket = env["S3_BUCKET"]
-    key = f"{env.get('S3_KEY_PREFIX', '')}demo/check-{int(time.time())}.bin"
+    # Keys as KoproGo's backend builds them: "<prefix>/<key>" whenever S3_KEY_PREFIX is present.
+    prefix = env["S3_KEY_PREFIX"].rstrip("/") + "/" if "S3_KEY_PREFIX" in env else ""
+    key = f"{prefix}demo/check-{int(time.time())}.bin"
     body = os.urandom(1024 * 1024)
     t0 = time.perf_counter()
     public.put_object(Bucket=bucket, Key=key, Body=body)

@@ -64,12 +64,13 @@ def test_check_mode_reports_no_change(stack):
 def test_env_file_holds_the_service_account_not_root(stack):
     assert stack.host.stat(ENV_FILE)["mode"] == "0600"
     env = stack.env()
-    assert env["STORAGE_PROVIDER"] == "s3" and env["STORAGE_BACKEND"] == "s3"
+    assert env["STORAGE_PROVIDER"] == "s3"
     assert env["S3_BUCKET"] == BUCKET
     assert env["S3_ACCESS_KEY"] == stack.backend_key != stack.root_user
     assert env["S3_SECRET_KEY"] == stack.backend_secret
-    assert env["S3_FORCE_PATH_STYLE"] == env["S3_USE_PATH_STYLE"] == "true"
-    assert env["UPLOAD_DIR"] == env["LOCAL_STORAGE_PATH"]
+    assert env["S3_FORCE_PATH_STYLE"] == "true"
+    assert env["S3_KEY_PREFIX"] == "documents"  # KoproGo's own default; names the backend does not read are not written
+    assert not {"STORAGE_BACKEND", "S3_USE_PATH_STYLE", "LOCAL_STORAGE_PATH"} & env.keys()
     assert stack.root_password not in stack.host.read_file(ENV_FILE).decode()
 
 
@@ -97,13 +98,14 @@ def test_backend_credentials_are_limited_to_the_documents_bucket(stack):
     backend = stack.backend_s3(endpoint=stack.direct_endpoint())
     backend.head_bucket(Bucket=BUCKET)
     body = secrets.token_bytes(4096)
-    backend.put_object(Bucket=BUCKET, Key="building-1/doc.pdf", Body=body)
-    assert backend.get_object(Bucket=BUCKET, Key="building-1/doc.pdf")["Body"].read() == body
-    backend.delete_object(Bucket=BUCKET, Key="building-1/doc.pdf")
+    backend.put_object(Bucket=BUCKET, Key="documents/building-1/doc.pdf", Body=body)
+    assert backend.get_object(Bucket=BUCKET, Key="documents/building-1/doc.pdf")["Body"].read() == body
+    backend.delete_object(Bucket=BUCKET, Key="documents/building-1/doc.pdf")
 
     other = "other-" + secrets.token_hex(3)
     stack.root_s3().create_bucket(Bucket=other)
     for call in (lambda: backend.put_object(Bucket=other, Key="x", Body=b"x"),
+                 lambda: backend.put_object(Bucket=BUCKET, Key="outside-the-prefix.pdf", Body=b"x"),
                  lambda: backend.list_objects_v2(Bucket=other),
                  lambda: backend.create_bucket(Bucket="made-by-backend"),
                  lambda: backend.put_bucket_policy(Bucket=BUCKET, Policy="{}"),
@@ -127,10 +129,10 @@ def test_one_mib_round_trip_through_traefik_tls(stack):
     payload = secrets.token_bytes(ONE_MIB)
     with resolve_to_loopback(CONSOLE_HOST, S3_HOST):
         backend = stack.backend_s3(verify=str(stack.ca_file))
-        backend.put_object(Bucket=BUCKET, Key="tls/1mib.bin", Body=payload)
-        assert backend.get_object(Bucket=BUCKET, Key="tls/1mib.bin")["Body"].read() == payload
+        backend.put_object(Bucket=BUCKET, Key="documents/tls/1mib.bin", Body=payload)
+        assert backend.get_object(Bucket=BUCKET, Key="documents/tls/1mib.bin")["Body"].read() == payload
     direct = stack.backend_s3(endpoint=stack.direct_endpoint())
-    assert direct.get_object(Bucket=BUCKET, Key="tls/1mib.bin")["Body"].read() == payload
+    assert direct.get_object(Bucket=BUCKET, Key="documents/tls/1mib.bin")["Body"].read() == payload
 
 
 def test_s3_host_never_asks_for_basic_auth_and_hides_the_admin_api(stack):
@@ -214,8 +216,8 @@ def test_backend_env_local_mode(stack):
     result = stack.run(play, extra)
     assert result.rc == 0, result.stdout[-3000:]
     env = stack.env("/etc/koprogo/local.env")
-    assert env["STORAGE_PROVIDER"] == env["STORAGE_BACKEND"] == "local"
-    assert env["UPLOAD_DIR"] == env["LOCAL_STORAGE_PATH"] == "/srv/koprogo-data/uploads"
+    assert env["STORAGE_PROVIDER"] == "local"
+    assert env["UPLOAD_DIR"] == "/srv/koprogo-data/uploads"
     assert not any(key.startswith("S3_") for key in env)
     assert stack.host.stat("/srv/koprogo-data/uploads") == {"mode": "0750", "owner": "nobody", "group": "root"}
 
@@ -255,7 +257,7 @@ def test_bad_input_is_refused_before_any_change(stack, role, extra, message):
 def test_drift_is_reported_and_repaired(stack):
     """Make the bucket public, detach the backend policy, edit the auth file; a converge restores all."""
     root = stack.root_s3()
-    root.put_object(Bucket=BUCKET, Key="drift/keep.txt", Body=b"keep")
+    root.put_object(Bucket=BUCKET, Key="documents/drift/keep.txt", Body=b"keep")
     public = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ["*"]},
                                                       "Action": ["s3:GetObject"],
                                                       "Resource": [f"arn:aws:s3:::{BUCKET}/*"]}]}
@@ -272,7 +274,7 @@ def test_drift_is_reported_and_repaired(stack):
     stack.host.exec(["bash", "-c", f"echo '{intruder_line}' >> {HTPASSWD} && systemctl restart traefik"])
     stack.wait_until_routing()
     conn = http.client.HTTPConnection("127.0.0.1", stack.ports["api"], timeout=10)
-    conn.request("GET", f"/{BUCKET}/drift/keep.txt")
+    conn.request("GET", f"/{BUCKET}/documents/drift/keep.txt")
     assert conn.getresponse().status == 200  # drift is real: anonymous read works
     intruder = {"Authorization": "Basic " + base64.b64encode(b"intruder:intruder-password-42").decode()}
     assert stack.https(CONSOLE_HOST, headers=intruder)[0] == 200  # and the intruder gets in
@@ -283,10 +285,10 @@ def test_drift_is_reported_and_repaired(stack):
     assert {"Manage buckets", "Manage users", "Remove users the role does not manage"} <= set(changed), changed
 
     conn = http.client.HTTPConnection("127.0.0.1", stack.ports["api"], timeout=10)
-    conn.request("GET", f"/{BUCKET}/drift/keep.txt")
+    conn.request("GET", f"/{BUCKET}/documents/drift/keep.txt")
     assert conn.getresponse().status == 403
     assert "intruder" not in stack.host.read_file(HTPASSWD).decode()
     assert stack.https(CONSOLE_HOST, headers=intruder)[0] == 401  # Traefik reloaded the users file
-    assert root.get_object(Bucket=BUCKET, Key="drift/keep.txt")["Body"].read() == b"keep"
+    assert root.get_object(Bucket=BUCKET, Key="documents/drift/keep.txt")["Body"].read() == b"keep"
     backend = stack.backend_s3(endpoint=stack.direct_endpoint())
-    assert backend.get_object(Bucket=BUCKET, Key="drift/keep.txt")["Body"].read() == b"keep"
+    assert backend.get_object(Bucket=BUCKET, Key="documents/drift/keep.txt")["Body"].read() == b"keep"
