@@ -14,7 +14,7 @@ from pathlib import Path
 from helpers.minio_server import MinioServer
 
 ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "roles" / "backup" / "files" / "koprogo-backup"
+PACKAGE_DIR = ROOT / "roles" / "backup" / "files"  # holds the koprogo_backup package
 RCLONE = Path(sys.executable).parent / "rclone"
 OFFSITE_BUCKET = "koprogo-offsite"
 
@@ -61,16 +61,26 @@ class Backup:
     config: dict
     tmp: Path
 
-    def run(self, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    def env(self, extra: dict | None = None) -> dict:
         full_env = dict(os.environ)
         full_env["PATH"] = f"{RCLONE.parent}:{full_env['PATH']}"
-        full_env.update(env or {})
-        return subprocess.run([sys.executable, str(SCRIPT), "--config", str(self.config_path), *args],
-                              capture_output=True, text=True, env=full_env, timeout=timeout, check=False)
+        full_env["PYTHONPATH"] = str(PACKAGE_DIR)
+        full_env.update(extra or {})
+        return full_env
+
+    def argv(self, *args: str) -> list:
+        return [sys.executable, "-m", "koprogo_backup", "--config", str(self.config_path), *args]
+
+    def run(self, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(*args), capture_output=True, text=True, env=self.env(env), timeout=timeout,
+                              check=False)
 
     def popen(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen([sys.executable, str(SCRIPT), "--config", str(self.config_path), *args],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        return subprocess.Popen(self.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=self.env(), start_new_session=True)
+
+    def save(self) -> None:
+        self.config_path.write_text(json.dumps(self.config))
 
     def backup(self) -> dict:
         proc = self.run("run")

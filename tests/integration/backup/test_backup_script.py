@@ -124,7 +124,7 @@ def test_same_size_edit_is_backed_up_and_old_content_restorable(backup_setup, so
                            "--target-bucket", "drill-new", env=env)
     assert proc.returncode == 0, proc.stderr
     assert source.boto3().get_object(Bucket="drill-new", Key=key)["Body"].read() == new_body
-    # and the previous content stays restorable (archived offsite) from the older manifest
+    # and the previous content stays restorable (its blob is kept offsite) from the older manifest
     proc, report = restore(backup_setup, old_plain, "--bucket", "docs", "--prefix", key,
                            "--target-bucket", "drill-old", env=env)
     assert proc.returncode == 0, proc.stderr
@@ -137,7 +137,7 @@ def test_deleted_object_stays_restorable(backup_setup, source, gpg_keys):
     plain = latest_manifest(backup_setup, gpg_keys)[1]
     key = "building-2/doc-005.pdf"
     source.boto3().delete_object(Bucket="docs", Key=key)
-    backup_setup.backup()  # propagates the deletion to `current`, the copy moves to the archive
+    backup_setup.backup()  # the new manifest no longer lists it; its blob stays for the retention
     latest = latest_manifest(backup_setup, gpg_keys)[0]
     assert key not in {o["key"] for o in latest["objects"]}
 
@@ -168,15 +168,23 @@ def test_restore_reports_missing_and_corrupt_objects(backup_setup, source, offsi
     seed(source, "docs", 4)
     backup_setup.backup()
     manifest, plain = latest_manifest(backup_setup, gpg_keys)
-    # tamper with the manifest the restore checks against: one unknown object, one wrong checksum
-    manifest["objects"].append({**manifest["objects"][0], "key": "never-backed-up.pdf"})
-    manifest["objects"][1]["sha256"] = "0" * 64
+    # one object whose blob never reached offsite, and one blob altered offsite (bytes that are not
+    # the backed-up ones are never written)
+    manifest["objects"].append({**manifest["objects"][0], "key": "never-backed-up.pdf", "sha256": "f" * 64})
     plain.write_text(json.dumps(manifest))
+    tampered = manifest["objects"][1]
+    other = backup_setup.tmp / "other.bin"
+    other.write_bytes(b"not the backed-up bytes")
+    proc = backup_setup.run("rclone", "copyto", str(other), f"vault:blobs/{tampered['sha256']}")
+    assert proc.returncode == 0, proc.stderr
     env = {"KOPROGO_RESTORE_ACCESS_KEY": source.access_key, "KOPROGO_RESTORE_SECRET_KEY": source.secret_key}
     proc, report = restore(backup_setup, plain, "--target-bucket", "drill", env=env)
     assert proc.returncode == 10
     assert report["missing"] == ["docs/never-backed-up.pdf"]
-    assert report["corrupt"] == [f"docs/{manifest['objects'][1]['key']}"]
+    assert report["corrupt"] == [f"docs/{tampered['key']}"]
+    assert report["verified"] == 3
+    keys = [o["Key"] for o in source.boto3().list_objects_v2(Bucket="drill").get("Contents", [])]
+    assert tampered["key"] not in keys
 
 
 def test_offsite_holds_no_plaintext_content_or_names(backup_setup, source, offsite):
@@ -204,7 +212,7 @@ def test_manifest_decrypts_only_with_the_private_key(backup_setup, source, gpg_k
                     "Stranger <stranger@koprogo.invalid>", "future-default", "default", "never"],
                    check=True, capture_output=True)
     assert gpg_keys.decrypt(path, home=stranger).returncode != 0
-    assert gpg_keys.manifest(path)["format"] == "koprogo-backup-manifest/1"
+    assert gpg_keys.manifest(path)["format"] == "koprogo-backup-manifest/2"
     # the same manifest is stored offsite
     names = [k for k in offsite_keys_of(backup_setup) if k.endswith(path.name)]
     assert names
@@ -251,6 +259,8 @@ def test_source_dies_during_transfer_deletes_nothing_offsite(backup_setup, sourc
     # many new objects, then stop the source as soon as the transfer has started
     for i in range(300):
         put(source, "docs", f"bulk/{i:04d}.bin", os.urandom(2048))
+    backup_setup.config["staging_max_bytes"] = 16 * 1024  # reads and uploads interleave
+    backup_setup.save()
     runner = backup_setup.popen("run")
     wait_until(lambda: len(offsite_keys(offsite)) > len(first) + 5, runner)
     source.stop(keep_data=True)
@@ -296,15 +306,15 @@ def test_second_run_during_a_running_one_does_nothing(backup_setup, source, offs
     gate.touch()
     wrapper = backup_setup.tmp / "rclone-gated"
     wrapper.write_text(f"""#!/bin/sh
-case "$1" in sync|copy) while [ -e '{gate}' ]; do sleep 0.05; done ;; esac
+case "$1" in copy) while [ -e '{gate}' ]; do sleep 0.05; done ;; esac
 exec '{backup_setup.config["rclone"]}' "$@"
 """)
     wrapper.chmod(0o755)
     backup_setup.config["rclone"] = str(wrapper)
-    backup_setup.config_path.write_text(json.dumps(backup_setup.config))
+    backup_setup.save()
     runner = backup_setup.popen("run")
     log = Path(backup_setup.config["log_file"])
-    wait_until(lambda: log.exists() and "rclone sync" in log.read_text(), runner)
+    wait_until(lambda: log.exists() and "rclone copy" in log.read_text(), runner)
 
     second = backup_setup.run("run")
     assert second.returncode == 75
@@ -333,28 +343,38 @@ def wait_until(predicate, runner, limit=3000):
     raise AssertionError("condition never met")
 
 
-def test_retention_prunes_old_archives_only_after_a_successful_run(backup_setup, source, offsite, tmp_path):
+def test_retention_prunes_unneeded_blobs_only_after_a_successful_run(backup_setup, source, offsite, tmp_path):
     seed(source, "docs", 3)
     backup_setup.backup()
-    # an archive run older than the retention, and a recent one (from a real same-size edit)
-    old = tmp_path / "old.bin"
-    old.write_bytes(b"old archived version")
-    proc = backup_setup.run("rclone", "copyto", str(old), "vault:archive/20000101T000000Z/docs/old.bin")
-    assert proc.returncode == 0, proc.stderr
-    put(source, "docs", "building-0/doc-000.pdf", os.urandom(1000))
+    key = "building-0/doc-000.pdf"
+    put(source, "docs", key, os.urandom(1000))  # the old content is now needed by the first manifest only
     backup_setup.backup()
+    state_path = Path(backup_setup.config["state_dir"]) / "state.json"
 
-    def archives():
-        proc = backup_setup.run("rclone", "lsf", "--dirs-only", "vault:archive")
-        return [line.rstrip("/") for line in proc.stdout.split()]
+    def blobs():
+        proc = backup_setup.run("rclone", "lsf", "vault:blobs")
+        assert proc.returncode == 0, proc.stderr
+        return set(proc.stdout.split())
 
-    # that successful run pruned the old archive and kept the recent one
-    assert "20000101T000000Z" not in archives()
-    recent = archives()
-    assert len(recent) == 1
+    def age(blob):
+        state = json.loads(state_path.read_text())
+        state["blobs"][blob] = "20000101T000000Z"
+        state_path.write_text(json.dumps(state))
+
+    current = {e["sha256"] for e in json.loads(state_path.read_text())["objects"]["docs"].values()}
+    old = (blobs() - current).pop()
+    assert len(blobs()) == 4
+    backup_setup.backup()
+    assert old in blobs()  # needed by a run within the retention: kept
+    age(old)
+    backup_setup.backup()
+    assert blobs() == current  # no kept manifest needs it any more: pruned
 
     # a failed run prunes nothing
-    proc = backup_setup.run("rclone", "copyto", str(old), "vault:archive/20000101T000000Z/docs/old.bin")
+    stale = "e" * 64
+    (tmp_path / "stale").write_bytes(b"stale")
+    assert backup_setup.run("rclone", "copyto", str(tmp_path / "stale"), f"vault:blobs/{stale}").returncode == 0
+    age(stale)
     source.stop(keep_data=True)
     assert backup_setup.run("run").returncode == 3
-    assert "20000101T000000Z" in archives()
+    assert stale in blobs()

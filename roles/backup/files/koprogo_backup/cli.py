@@ -150,6 +150,8 @@ def parser() -> argparse.ArgumentParser:
     restore.add_argument("--prefix", default="", help="only keys starting with this prefix")
     restore.add_argument("--target-bucket", default="", help="restore into this (scratch) bucket instead")
     restore.add_argument("--overwrite", action="store_true", help="also replace objects newer than the backup")
+    restore.add_argument("--drop-target-when-verified", action="store_true",
+                         help="remove the --target-bucket (every version) once every object verified (a drill)")
     restore.add_argument("--report", default="", help="write the JSON report here too")
     restore.add_argument("--credentials-file", default="",
                          help="JSON {access_key, secret_key} of a MinIO user that may write the target "
@@ -165,6 +167,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    if getattr(args, "drop_target_when_verified", False) and not args.target_bucket:
+        parser().error("--drop-target-when-verified needs --target-bucket")
     os.umask(0o077)
     signal.signal(signal.SIGTERM, _terminated)
     try:

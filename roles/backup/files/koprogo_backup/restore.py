@@ -3,11 +3,13 @@ the manifest (and compare the manifest with the live source bucket)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 
+from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
 from . import manifest as mf
@@ -34,6 +36,14 @@ def read_manifest(path: str) -> dict:
             return mf.loads(handle.read())
     except (OSError, ValueError) as exc:
         raise BackupError(EXIT_CONFIG, f"{path} is not a decrypted manifest: {exc}") from None
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(s3.CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def credentials(args, cfg: dict) -> tuple:
@@ -100,6 +110,10 @@ class Restore:
             shutil.rmtree(work, ignore_errors=True)
         ok = not (report["missing"] or report["corrupt"] or report["metadata_mismatch"])
         report["result"] = "ok" if ok else "incomplete"
+        report["target_dropped"] = False
+        if ok and args.drop_target_when_verified and args.target_bucket not in buckets:
+            drop_bucket(self.mc, args.target_bucket)
+            report["target_dropped"] = True
         text = json.dumps(report, indent=2)
         if args.report:
             atomic_write(args.report, text.encode())
@@ -142,18 +156,23 @@ class Restore:
             key = mf.target_key(entry["key"], bucket, multi)
             path = os.path.join(folder, entry["sha256"])
             if not os.path.exists(path):
-                log(f"MISSING {bucket}/{entry['key']}: blob {entry['sha256']} not found offsite")
+                log(f"MISSING {bucket}/{printable(entry['key'])}: blob {entry['sha256']} not found offsite")
+                continue
+            if file_sha256(path) != entry["sha256"]:
+                # never write bytes that are not the backed-up ones
+                log(f"CORRUPT {bucket}/{printable(entry['key'])}: blob {entry['sha256']} has other content")
+                report["corrupt"].append(f"{bucket}/{entry['key']}")
                 continue
             try:
                 s3.put_object(self.mc, target, key, path, entry)
                 report["restored"] += 1
             except (S3Error, ValueError) as exc:
-                log(f"ERROR cannot restore {bucket}/{entry['key']}: {exc}")
+                log(f"ERROR cannot restore {bucket}/{printable(entry['key'])}: {exc}")
         # verify every selected object that was not deliberately kept
         kept = set(report["kept_newer"])
         for entry in objects:
             name = f"{bucket}/{entry['key']}"
-            if name in kept:
+            if name in kept or name in report["corrupt"]:
                 continue
             key = mf.target_key(entry["key"], bucket, multi)
             have = checked.get(key) or observed(self.mc, target, key)
@@ -183,6 +202,17 @@ class Restore:
         comparison = mf.compare_live({o["key"]: o for o in objects}, live)
         report["live_vs_manifest"][bucket] = {name: len(keys) for name, keys in comparison.items()}
         report["live_vs_manifest"][bucket]["only_in_manifest_keys"] = comparison["only_in_manifest"][:100]
+
+
+def drop_bucket(mc, bucket: str) -> None:
+    """Remove a drill's scratch bucket: every object version and delete marker, then the bucket."""
+    doomed = [DeleteObject(o.object_name, o.version_id)
+              for o in mc.list_objects(bucket, recursive=True, include_version=True)]
+    errors = list(mc.remove_objects(bucket, doomed))
+    if errors:
+        raise BackupError(EXIT_SOURCE, f"cannot empty {bucket}: {errors[0]}")
+    mc.remove_bucket(bucket)
+    log(f"removed the scratch bucket {bucket}")
 
 
 def manifest_prefix(cfg: dict) -> str:

@@ -280,6 +280,10 @@ class Run:
             listing = self.list_source()
             total = sum(len(v) for v in listing.values())
             log(f"run {stamp}: {len(listing)} bucket(s), {total} object(s), {len(known)} blob(s) offsite")
+            if total == 0 and known:
+                # a new, still empty server: its empty manifest would become the "latest" one
+                raise BackupError(EXIT_TRANSFER, f"the source is empty but {len(known)} blob(s) are offsite: no "
+                                                 "empty manifest is written (restore first; see the runbook)")
             entries, gone = self.collect(listing, state.get("objects", {}), set(known), work)
             blobs_now = self.offsite_blobs()
             counts = self.verify(listing, entries, gone, blobs_now)
