@@ -83,7 +83,16 @@ server:
       description: The deployment's identifier.
       type: str
     versions:
-      description: The version each server node reports (a development string for builds from source).
+      description:
+        - The versions the server nodes report (a release tag such as V(RELEASE.2025-10-15T17-29-55Z),
+          or a development string for builds from source), sorted, without duplicates.
+        - Compare it with the advisory list of the C(koprogo.storage.minio_server) role
+          (C(vars/advisories.yml)) to know which known advisories the running server carries.
+      type: list
+      elements: str
+      sample: [DEVELOPMENT.GOGET]
+    commit_ids:
+      description: The source commits the server nodes report, sorted, without duplicates.
       type: list
       elements: str
       sample: [DEVELOPMENT.GOGET]
@@ -187,6 +196,7 @@ def server_summary(info):
         mode=info.get("mode"),
         deployment_id=info.get("deploymentID"),
         versions=sorted({s.get("version") for s in servers if s.get("version")}),
+        commit_ids=sorted({s.get("commitID") for s in servers if s.get("commitID")}),
         nodes=len(servers),
         drives_online=sum(1 for d in drives if d.get("state") == "ok"),
         drives_offline=sum(1 for d in drives if d.get("state") != "ok"),

@@ -2,8 +2,11 @@
 and two runs compare as a drift report."""
 
 import json
+import re
+import subprocess
 
 import pytest
+from helpers.minio_server import MINIO_BIN
 
 
 @pytest.fixture
@@ -37,6 +40,12 @@ def test_reports_what_mc_set_up_without_secrets(play, populated):
     assert info["changed"] is False
     assert info["server"]["mode"] == "online"
     assert info["server"]["drives_offline"] == 0
+    # The version and commit the server reports: the ones its binary prints ("minio version V (commit-id=C)").
+    banner = subprocess.run([str(MINIO_BIN), "--version"], capture_output=True, text=True, check=True,
+                            timeout=120).stdout
+    version, commit = re.search(r"version (\S+) \(commit-id=([^)\s]+)\)", banner).groups()
+    assert info["server"]["versions"] == [version]
+    assert info["server"]["commit_ids"] == [commit]
     bucket = info["buckets"][populated["bucket"]]
     assert bucket["versioning"] == "enabled"
     assert bucket["tags"] == {"team": "syndic"}

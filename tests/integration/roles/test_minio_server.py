@@ -3,12 +3,17 @@
 The tests share one container and run in file order: rejected input and check mode on the fresh
 host first (it must stay untouched), then a real converge from source (built on the controller
 with Go), idempotence and check mode, memory figures, binary replacement through the `local` and
-`url` sources, then the missing-mount guard. The container shares the host network, so MinIO binds
-127.0.0.1 on free ports and the tests reach it directly.
+`url` sources (a fork's binary with another name and version string, bare or inside an archive),
+then the missing-mount guard. Every converge also shows the warning about the known advisories of
+the installed build (vars/advisories.yml) unless they are acknowledged. One test needs no container:
+the build script builds a "fork" by its own module path from a module proxy on disk. The
+container shares the host network, so MinIO binds 127.0.0.1 on free ports and the tests reach it
+directly.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
 import hashlib
@@ -19,14 +24,17 @@ import platform
 import re
 import secrets
 import shutil
+import subprocess
+import tarfile
 import threading
 import urllib.error
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers.ansible_run import run_playbook
+from helpers.ansible_run import run_playbook, run_tasks
 from helpers.minio_server import MINIO_BIN
 from helpers.systemd_host import SystemdHost, free_port
 
@@ -34,12 +42,19 @@ pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs a 
 
 ROLE = "koprogo.storage.minio_server"
 MOUNT = "/srv/koprogo-data"
+ROOT = Path(__file__).resolve().parents[3]
 VERSIONS_ENV = Path(__file__).resolve().parents[2] / "tools" / "versions.env"
 VERSIONS = dict(line.split("=", 1) for line in VERSIONS_ENV.read_text().splitlines() if line and line[0] != "#")
 GOARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
 # Every character systemd's EnvironmentFile or a shell could misread.
 PASSWORD = "Kp$HOME\"q'uo`te\\ #x " + secrets.token_urlsafe(16)
 USER = "koprogo-root"
+# The default pin's advisories reachable on every deployment, and the ones needing a feature we leave off.
+ADVISORIES = yaml.safe_load((ROOT / "roles" / "minio_server" / "vars" / "advisories.yml").read_text())
+ROUTE_ADVISORIES = ["GHSA-9c4q-hq6p-c237", "GHSA-hv4r-mvr4-25vw", "GHSA-3rh2-v3gr-35p9", "GHSA-h749-fxx7-pwpg",
+                    "SN-2026-011"]
+FEATURE_ADVISORIES = ["GHSA-5cx5-wh4m-82fh (oidc", "GHSA-jv87-32hw-hh99 (ldap", "GHSA-xh8f-g2qw-gcm7 (internode"]
+WARNING = "[WARNING]: The MinIO build"
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 HARDENING = {
     "NoNewPrivileges": "yes",
@@ -133,6 +148,21 @@ class Run:
     def changed(self) -> int:
         return sum(int(m.group(3)) for m in RECAP.finditer(self.output))
 
+    @property
+    def flat(self) -> str:
+        """The output with line wrapping undone (Ansible wraps long warnings)."""
+        return " ".join(self.output.split())
+
+    def assert_advisory_warning(self, build: str, ids: list[str]) -> None:
+        assert f"{WARNING} {build} has {len(ids)} known advisories:" in self.flat, self.output[-4000:]
+        warning = self.flat.split(WARNING, 1)[1]
+        for advisory_id in ids:
+            assert f"{advisory_id} (" in warning
+        assert "minio_server_advisories_acknowledged" in warning
+
+    def assert_no_advisory_warning(self) -> None:
+        assert WARNING not in self.flat, self.output[-4000:]
+
     def assert_ok(self) -> None:
         assert self.rc == 0, self.output[-6000:]
         assert RECAP.search(self.output), self.output[-3000:]
@@ -191,7 +221,11 @@ def host_is_untouched(t: Target) -> None:
     ({"minio_server_require_mountpoint": "/srv/not-mounted", "minio_server_data_dir": "/srv/not-mounted/minio"},
      "is not a mounted file system"),
     ({"minio_server_install_source": "url", "minio_server_url": "http://127.0.0.1:1/minio"}, "64 hex digits"),
-], ids=["short-password", "minioadmin-user", "minioadmin-password", "no-password", "not-mounted", "url-no-sha256"])
+    ({"minio_server_install_source": "url", "minio_server_url": "http://127.0.0.1:1/silo.tar.gz",
+      "minio_server_sha256": "0" * 64, "minio_server_url_archive_member": "silo"},
+     "needs minio_server_url_fetch_on: controller"),
+], ids=["short-password", "minioadmin-user", "minioadmin-password", "no-password", "not-mounted", "url-no-sha256",
+        "archive-on-target"])
 def test_bad_input_is_rejected_before_any_change(target, overrides, message):
     extra = {k: v for k, v in overrides.items() if v is not None}
     result = run_playbook(target.playbook, inventory=str(target.inventory), verbosity=1, json_output=False,
@@ -211,6 +245,8 @@ def test_check_mode_on_a_fresh_host_changes_nothing(target):
     run.assert_ok()
     run.assert_no_secret()
     assert run.changed > 0  # it reports what it would do
+    # The operator is told about the build that would be installed.
+    run.assert_advisory_warning(f"{VERSIONS['MINIO_MODULE']}@{VERSIONS['MINIO_VERSION']}", ROUTE_ADVISORIES)
     host_is_untouched(target)
 
 
@@ -219,8 +255,8 @@ def test_converge_from_source(target):
     run.assert_ok()
     run.assert_no_secret()
 
-    # The binary is the controller's verified build, cached by version and platform.
-    built = target.cache_dir / VERSIONS["MINIO_VERSION"] / f"linux-{GOARCH}" / "minio"
+    # The binary is the controller's verified build, cached by module, version and platform.
+    built = target.cache_dir / VERSIONS["MINIO_MODULE"] / VERSIONS["MINIO_VERSION"] / f"linux-{GOARCH}" / "minio"
     assert built.is_file()
     assert target.installed_sha256() == sha256(built)
 
@@ -267,14 +303,25 @@ def test_converge_from_source(target):
     environ = target.sh("systemctl show -p Environment --value minio")  # EnvironmentFile stays out of it
     assert PASSWORD not in environ
 
+    # The warning names the pinned build's advisories, what the edge refuses, what does not apply and the way out.
+    run.assert_advisory_warning(f"{VERSIONS['MINIO_MODULE']}@{VERSIONS['MINIO_VERSION']}", ROUTE_ADVISORIES)
+    warning = run.flat.split(WARNING, 1)[1]
+    assert "GHSA-9c4q-hq6p-c237 (CVE-2026-40344, high)" in warning
+    assert "S3 route refuses requests carrying X-Amz-Meta-Snowball-Auto-Extract" in warning
+    for not_configured in FEATURE_ADVISORIES:
+        assert f"{not_configured} not configured)" in warning
+    assert "github.com/chainguard-forks/minio" in warning
+
 
 def test_second_run_changes_nothing_and_keeps_the_process(target):
+    # Also: acknowledged advisories are no longer warned about (and acknowledging changes nothing).
     before = target.invocation()
-    run = target.converge(diff=True)
+    run = target.converge(diff=True, minio_server_advisories_acknowledged=ROUTE_ADVISORIES)
     run.assert_ok()
     run.assert_no_secret()
     assert run.changed == 0, run.output[-6000:]
     assert target.invocation() == before
+    run.assert_no_advisory_warning()
 
 
 def test_check_mode_on_a_converged_host_changes_nothing(target):
@@ -284,6 +331,7 @@ def test_check_mode_on_a_converged_host_changes_nothing(target):
     run.assert_no_secret()
     assert run.changed == 0, run.output[-6000:]
     assert target.invocation() == before
+    run.assert_advisory_warning(f"{VERSIONS['MINIO_MODULE']}@{VERSIONS['MINIO_VERSION']}", ROUTE_ADVISORIES)
 
 
 def rss_kib(target: Target) -> int:
@@ -310,9 +358,41 @@ def test_memory_footprint(target, record_property):
     assert peak < 512 * 1024  # below MemoryMax: the service was never at risk of an OOM kill
 
 
-def test_local_source_with_a_different_binary_replaces_it_and_restarts(target):
-    other = target.workdir / "minio-other"
-    other.write_bytes(MINIO_BIN.read_bytes() + b"\0koprogo-test-build")  # runs the same, hashes differently
+def reported_version(binary: Path) -> str:
+    """The version word of `<binary> --version` ("minio version <V> (commit-id=...)")."""
+    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=True, timeout=120).stdout
+    return out.split()[2]
+
+
+@functools.lru_cache(maxsize=1)
+def silo_build() -> tuple[bytes, str]:
+    """The test MinIO binary standing in for a fork's release: another version string, same length.
+
+    No fork can be built here (the module proxy refuses them), so the string the server reports
+    (`minio --version`, the admin info's version and commit) is rewritten in the binary's bytes.
+    """
+    data, version = MINIO_BIN.read_bytes(), reported_version(MINIO_BIN)
+    silo_version = ("SILO-TEST." + "X" * len(version))[:len(version)]
+    assert data.count(version.encode()) >= 1
+    return data.replace(version.encode(), silo_version.encode()), silo_version
+
+
+def server_info(target: Target) -> dict:
+    """What the running server reports, read with koprogo.storage.minio_info."""
+    result = run_tasks([{"name": "info", "koprogo.storage.minio_info": {"gather": ["server"]}, "register": "info"}],
+                       tmp_path=target.workdir,
+                       connection={"endpoint": target.endpoint, "access_key": USER, "secret_key": PASSWORD})
+    assert result.rc == 0, result.stdout[-3000:]
+    return result["info"]["server"]
+
+
+def test_local_source_with_another_name_and_version_string(target):
+    """A fork's binary (named `silo`, reporting its own version) through `local`, installed as minio."""
+    data, silo_version = silo_build()
+    other = target.workdir / "silo"
+    other.write_bytes(data)
+    other.chmod(0o755)
+    assert reported_version(other) == silo_version
     digest = sha256(other)
     before = target.invocation()
     run = target.converge(minio_server_install_source="local", minio_server_local_file=str(other),
@@ -323,29 +403,123 @@ def test_local_source_with_a_different_binary_replaces_it_and_restarts(target):
     assert target.invocation() != before
     assert http_status(f"{target.endpoint}/minio/health/cluster") == 200
     assert target.s3().get_object(Bucket="koprogo-test", Key="kept.bin")["ContentLength"] == 1 << 20
+    # The role read the version the installed binary reports; an unknown build gets no advisory warning.
+    assert f'"server_version": "{silo_version}"' in run.output
+    run.assert_no_advisory_warning()
+    # And the running server reports it too.
+    info = server_info(target)
+    assert info["versions"] == [silo_version]
+    assert info["mode"] == "online"
 
 
 def test_url_source_with_a_wrong_sha256_leaves_the_installed_binary(target):
     mirror = target.workdir / "mirror"
     mirror.mkdir()
-    shutil.copy(MINIO_BIN, mirror / "minio")
+    shutil.copy(MINIO_BIN, mirror / "silo")  # a bare binary under another name
     installed, before = target.installed_sha256(), target.invocation()
     with serve_directory(mirror) as base:
-        run = target.converge(minio_server_install_source="url", minio_server_url=f"{base}/minio",
+        run = target.converge(minio_server_install_source="url", minio_server_url=f"{base}/silo",
                               minio_server_sha256="0" * 64)
         assert run.rc != 0
         assert "checksum" in run.output.lower(), run.output[-3000:]
         assert target.installed_sha256() == installed
         assert target.invocation() == before
 
-        # The right sha256 installs the mirror's binary and restarts once.
-        run = target.converge(minio_server_install_source="url", minio_server_url=f"{base}/minio",
+        # The right sha256 installs the mirror's binary as minio_server_binary_path and restarts once.
+        run = target.converge(minio_server_install_source="url", minio_server_url=f"{base}/silo",
                               minio_server_sha256=sha256(MINIO_BIN))
         run.assert_ok()
         run.assert_no_secret()
     assert target.installed_sha256() == sha256(MINIO_BIN)
     assert target.invocation() != before
     assert http_status(f"{target.endpoint}/minio/health/cluster") == 200
+    # Without a module, the build is known by its sha256 when the list has it (the default pin built with
+    # the toolchain the list names), else by the version it reports (none of the list's for this build).
+    pinned = {pin.get("sha256") for pin in ADVISORIES["__minio_server_advisory_pins"]}
+    if sha256(MINIO_BIN) in pinned:
+        run.assert_advisory_warning(f"sha256 {sha256(MINIO_BIN)}", ROUTE_ADVISORIES)
+    else:
+        run.assert_no_advisory_warning()
+
+
+def test_url_source_with_an_archive_installs_its_member(target):
+    """A fork's release archive: sha256 pins the archive, the named member becomes the minio binary."""
+    data, silo_version = silo_build()
+    mirror = target.workdir / "releases"
+    mirror.mkdir()
+    member = target.workdir / "silo"
+    member.write_bytes(data)
+    with tarfile.open(mirror / "silo-linux.tar.gz", "w:gz") as tar:
+        tar.add(member, arcname="silo-linux/silo")
+    archive_sha = sha256(mirror / "silo-linux.tar.gz")
+    installed, before = target.installed_sha256(), target.invocation()
+    with serve_directory(mirror) as base:
+        common = dict(minio_server_install_source="url", minio_server_url=f"{base}/silo-linux.tar.gz",
+                      minio_server_sha256=archive_sha, minio_server_url_fetch_on="controller")
+        # A member the archive does not hold: refused before anything changes on the target.
+        run = target.converge(**common, minio_server_url_archive_member="silo")
+        assert run.rc != 0
+        assert "has no file silo (minio_server_url_archive_member" in run.flat, run.output[-3000:]
+        assert target.installed_sha256() == installed
+        assert target.invocation() == before
+
+        run = target.converge(**common, minio_server_url_archive_member="silo-linux/silo")
+        run.assert_ok()
+        run.assert_no_secret()
+    assert target.installed_sha256() == sha256(member)
+    assert target.invocation() != before
+    assert http_status(f"{target.endpoint}/minio/health/cluster") == 200
+    assert f'"server_version": "{silo_version}"' in run.output
+
+
+def go_h1(files: dict[str, bytes]) -> str:
+    """Go's go.sum hash (dirhash "h1") of a module zip's files."""
+    summary = "".join(f"{hashlib.sha256(data).hexdigest()}  {name}\n" for name, data in sorted(files.items()))
+    return "h1:" + base64.b64encode(hashlib.sha256(summary.encode()).digest()).decode()
+
+
+def test_build_script_builds_a_fork_by_its_own_module_path(tmp_path):
+    """`source` with another module path: named after it, cached under it, and checked against its h1.
+
+    The forks themselves are refused by the module proxy reachable here, so a tiny module stands in
+    for one, served by a module proxy on disk (GOPROXY=file://, no network).
+    """
+    go = shutil.which("go")
+    if go is None:
+        pytest.skip("needs Go")
+    module, version = "example.test/chainguard-forks/minio", "v0.0.1"
+    prefix = f"{module}@{version}/"
+    files = {prefix + "go.mod": f"module {module}\n\ngo 1.21\n".encode(),
+             prefix + "main.go": b'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("fork") }\n'}
+    proxy = tmp_path / "proxy" / module / "@v"
+    proxy.mkdir(parents=True)
+    (proxy / "list").write_text(version + "\n")
+    (proxy / f"{version}.info").write_text(json.dumps({"Version": version, "Time": "2026-01-01T00:00:00Z"}))
+    (proxy / f"{version}.mod").write_bytes(files[prefix + "go.mod"])
+    with zipfile.ZipFile(proxy / f"{version}.zip", "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    env = {**os.environ, "GOPROXY": f"file://{tmp_path / 'proxy'}", "GONOSUMDB": "example.test",
+           "GOMODCACHE": str(tmp_path / "modcache"), "GOTOOLCHAIN": "local", "GOFLAGS": ""}
+    script = ROOT / "roles" / "minio_server" / "files" / "build-from-source.sh"
+    cache = tmp_path / "cache"
+
+    def build(h1: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(script), go, module, version, h1, "linux", GOARCH, "", str(cache)],
+                              env=env, capture_output=True, text=True, timeout=600, check=False)
+
+    wrong = build("h1:" + "A" * 43 + "=")
+    assert wrong.returncode != 0
+    assert f"expected '{version} h1:" in wrong.stderr
+    assert not (cache / module / version / f"linux-{GOARCH}" / "minio").exists()
+
+    ok = build(go_h1(files))
+    assert ok.returncode == 0, ok.stderr
+    binary = cache / module / version / f"linux-{GOARCH}" / "minio"
+    assert ok.stdout.splitlines() == [str(binary), "built"]
+    assert subprocess.run([str(binary)], capture_output=True, text=True, check=True).stdout == "fork\n"
+    again = build(go_h1(files))
+    assert again.stdout.splitlines() == [str(binary), "cached"]
 
 
 def test_never_starts_on_the_bare_mountpoint(target):
