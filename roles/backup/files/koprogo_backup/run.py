@@ -263,6 +263,7 @@ class Run:
 
     def __call__(self) -> tuple:
         cfg = self.cfg
+        os.makedirs(cfg["state_dir"], mode=0o700, exist_ok=True)
         remove_leftovers(cfg)
         state = load_json(self.state_path, {})
         if state.get("format") != STATE_FORMAT:
