@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # Copyright: KoproGo contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Role-internal module of koprogo.storage.minio_server: match the installed build against the
+"""Used by the minio_server role: match the installed build against the
 role's advisory list (vars/advisories.yml) and warn about the advisories that apply.
 
 A module, not ansible.builtin.debug: only a module result's `warnings` reach Ansible's warning
