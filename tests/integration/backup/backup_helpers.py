@@ -23,7 +23,7 @@ READONLY_POLICY = {
     "Statement": [
         {"Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "s3:GetBucketLocation"], "Resource": ["arn:aws:s3:::*"]},
         {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:ListBucketVersions", "s3:GetObject",
-                                       "s3:GetObjectVersion"],
+                                       "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging"],
          "Resource": ["arn:aws:s3:::*", "arn:aws:s3:::*/*"]},
     ],
 }

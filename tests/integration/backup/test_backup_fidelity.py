@@ -64,9 +64,10 @@ def seed_hard(source) -> tuple:
         accepted[key] = (index, body)
     listed = {o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
               for o in page.get("Contents", [])}
-    # a key the server stored under another name is not "accepted": track what it really holds
-    accepted = {k: v for k, v in accepted.items() if k in listed}
-    return accepted, refused
+    # MinIO stores "/leading-slash.pdf" as "leading-slash.pdf": what counts is what the bucket holds
+    renamed = sorted(set(accepted) - listed)
+    return {key: accepted.get(key) for key in listed}, {**refused, **{k: "stored under another name"
+                                                                      for k in renamed}}
 
 
 def snapshot(source, bucket: str, keys) -> dict:
@@ -88,7 +89,7 @@ def snapshot(source, bucket: str, keys) -> dict:
 
 def test_every_key_and_its_metadata_survive_backup_and_restore(backup_setup, source, gpg_keys):
     accepted, refused = seed_hard(source)
-    print(f"server refused {len(refused)} key(s): {refused}")
+    print(f"server refused or renamed {len(refused)} key(s): {refused}")
     must = ["ctl/09-\t-end.txt", "ctl/0d-\r-end.txt", "ctl/0a-\n-end.txt", "ctl/7f-\x7f-end.txt",
             "ctl/01-\x01-end.txt", "quote/\u201bname\u201b.pdf", "nfc/" + unicodedata.normalize("NFC", CAFE),
             "nfd/" + unicodedata.normalize("NFD", CAFE), "pct/100%.pdf", "plus/a+b c.pdf", "q/what?.pdf",

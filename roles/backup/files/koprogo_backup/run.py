@@ -191,7 +191,8 @@ class Run:
             if s3.error_code(exc) in s3.GONE:
                 log(f"{bucket}/{key} was deleted during the run")
                 return None
-            raise BackupError(EXIT_SOURCE, f"cannot read the tags of {bucket}/{printable(key)}: {exc}") from None
+            hint = " (the backup user needs s3:GetObjectTagging)" if s3.error_code(exc) == "AccessDenied" else ""
+            raise BackupError(EXIT_SOURCE, f"cannot read the tags of {bucket}/{printable(key)}{hint}: {exc}") from None
         except NETWORK_ERRORS as exc:
             raise source_error(exc, f"reading tags of {bucket}/{key}") from None
 
