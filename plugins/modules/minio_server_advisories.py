@@ -13,11 +13,14 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: minio_server_advisories
-short_description: Known advisories of the installed MinIO build (internal to the minio_server role)
+short_description: Known advisories of the installed MinIO build (used by the minio_server role)
+version_added: 0.1.0
 description:
   - Matches the build (Go module and version, binary sha256, reported server version) against a list
     of pins and returns the advisories of the first pin that matches.
   - Warns about the advisories that apply (their feature is in use) and are not acknowledged.
+  - The C(koprogo.storage.minio_server) role calls it on the controller with its data file
+    C(vars/advisories.yml); it reads nothing else and never changes anything.
 options:
   advisories:
     description: Advisory id to its facts (cve, severity, impact, edge, requires).
@@ -46,8 +49,38 @@ options:
     description: One sentence appended to the warning (how to move to a patched build).
     type: str
     default: ""
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
+    support: none
 author:
   - KoproGo contributors (@koprogo)
+"""
+
+EXAMPLES = r"""
+- name: Warn about the advisories of a build of the archived upstream module
+  koprogo.storage.minio_server_advisories:
+    advisories:
+      GHSA-9c4q-hq6p-c237:
+        cve: CVE-2026-40344
+        severity: high
+        impact: Snowball auto-extract upload without signature verification
+        edge: requests carrying X-Amz-Meta-Snowball-Auto-Extract
+        requires: ""
+    pins:
+      - module: github.com/minio/minio
+        version: "*"
+        advisories: [GHSA-9c4q-hq6p-c237]
+    build:
+      module: github.com/minio/minio
+      version: v0.0.0-20260212201848-7aac2a2c5b7c
+      sha256: ""
+      server_version: DEVELOPMENT.GOGET
+    acknowledged: []
+  register: advisories
 """
 
 RETURN = r"""
@@ -111,7 +144,9 @@ def assess(advisories, pins, build, features, acknowledged):
 def describe_build(build):
     if build.get("module") and build.get("version"):
         return f"{build['module']}@{build['version']}"
-    return build.get("server_version") or ("sha256 " + (build.get("sha256") or "unknown"))
+    # Without a module (url, local) the sha256 identifies the build; the version word may be a dev string.
+    reports = f" (reports {build['server_version']})" if build.get("server_version") else ""
+    return f"with sha256 {build.get('sha256') or 'unknown'}{reports}"
 
 
 def warning_text(build, rows, warned, upgrade_hint):

@@ -437,7 +437,8 @@ def test_url_source_with_a_wrong_sha256_leaves_the_installed_binary(target):
     # the toolchain the list names), else by the version it reports (none of the list's for this build).
     pinned = {pin.get("sha256") for pin in ADVISORIES["__minio_server_advisory_pins"]}
     if sha256(MINIO_BIN) in pinned:
-        run.assert_advisory_warning(f"sha256 {sha256(MINIO_BIN)}", ROUTE_ADVISORIES)
+        run.assert_advisory_warning(f"with sha256 {sha256(MINIO_BIN)} (reports {reported_version(MINIO_BIN)})",
+                                    ROUTE_ADVISORIES)
     else:
         run.assert_no_advisory_warning()
 

@@ -1,14 +1,14 @@
-"""The minio_server role's advisory list (vars/advisories.yml) and its matching module (library/)."""
+"""The minio_server role's advisory list (vars/advisories.yml) and the module that matches builds against it."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.koprogo.storage.plugins.modules import minio_server_advisories as mod
 
-ROLE = Path(__file__).resolve().parents[3] / "roles" / "minio_server"
+ROLE = Path(__file__).resolve().parents[4] / "roles" / "minio_server"
 DATA = yaml.safe_load((ROLE / "vars" / "advisories.yml").read_text())
 DEFAULTS = yaml.safe_load((ROLE / "defaults" / "main.yml").read_text())
 ADVISORIES, PINS = DATA["__minio_server_advisories"], DATA["__minio_server_advisory_pins"]
@@ -16,10 +16,6 @@ HIGH_ROUTE = ["GHSA-9c4q-hq6p-c237", "GHSA-hv4r-mvr4-25vw", "GHSA-3rh2-v3gr-35p9
               "SN-2026-011"]
 FEATURE_ONLY = {"GHSA-5cx5-wh4m-82fh": "oidc", "GHSA-jv87-32hw-hh99": "ldap", "GHSA-xh8f-g2qw-gcm7": "internode"}
 
-_spec = importlib.util.spec_from_file_location("minio_server_advisories",
-                                               ROLE / "library" / "minio_server_advisories.py")
-mod = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mod)
 
 DEFAULT_BUILD = {"module": DEFAULTS["minio_server_source_module"], "version": DEFAULTS["minio_server_source_version"],
                  "sha256": "ab" * 32, "server_version": "DEVELOPMENT.GOGET"}
@@ -83,6 +79,14 @@ def test_the_warning_names_each_advisory_its_cover_and_the_way_out():
     assert "route refuses any client-sent X-Minio-* header" in text
     assert "GHSA-xh8f-g2qw-gcm7 (internode not configured)" in text
     assert text.endswith("Move to a patched build.")
+
+
+def test_a_build_without_a_module_is_named_by_its_sha256_and_reported_version():
+    build = {"module": "", "version": "", "sha256": PINS[1]["sha256"], "server_version": "DEVELOPMENT.GOGET"}
+    _, rows, warned = mod.assess(ADVISORIES, PINS, build, [], [])
+    text = mod.warning_text(build, rows, warned, "")
+    assert text.startswith(f"The MinIO build with sha256 {PINS[1]['sha256']} (reports DEVELOPMENT.GOGET) has 5 ")
+    assert "SN-2026-011 (not rated; a Silo identifier, no CVE): " in text
 
 
 def test_a_pin_naming_an_unknown_advisory_is_an_error():
