@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import subprocess
 from pathlib import Path
 
@@ -278,25 +277,6 @@ def test_offsite_unreachable_fails(backup_setup, source, offsite):
     assert proc.returncode == 4, proc.stderr
     assert backup_setup.metrics["koprogo_backup_last_exit_code"] == 4
     assert "koprogo_backup_last_success_timestamp_seconds" not in backup_setup.metrics
-
-
-def test_killed_run_is_completed_by_the_next(backup_setup, source, offsite, gpg_keys):
-    source.boto3().create_bucket(Bucket="docs")
-    for i in range(300):
-        put(source, "docs", f"bulk/{i:04d}.bin", os.urandom(2048))
-    runner = backup_setup.popen("run")
-    wait_until(lambda: len(offsite_keys(offsite)) > 5, runner)
-    os.killpg(runner.pid, signal.SIGKILL)
-    runner.wait()
-    assert backup_setup.manifests() == []  # it died before the end
-    result = backup_setup.backup()
-    assert result["objects"] == 300
-    state = Path(backup_setup.config["state_dir"])
-    assert [p.name for p in state.iterdir() if p.name.startswith("koprogo-backup-")] == []
-    manifest, plain = latest_manifest(backup_setup, gpg_keys)
-    env = {"KOPROGO_RESTORE_ACCESS_KEY": source.access_key, "KOPROGO_RESTORE_SECRET_KEY": source.secret_key}
-    proc, report = restore(backup_setup, plain, "--target-bucket", "drill", env=env)
-    assert proc.returncode == 0 and report["verified"] == 300
 
 
 def test_second_run_during_a_running_one_does_nothing(backup_setup, source, offsite):
