@@ -117,7 +117,9 @@ BIG_SIZE = 150 * 1000 * 1000
 # Cases that differ today because of the four route issues the lead is fixing (issue 8):
 # '//' path cleaning, encoded characters refused with 400, gzip unpacked for clients that send no
 # Accept-Encoding, header names canonicalised over HTTP/1.1. Filled from a measured run.
-ROUTE_FIX_PENDING: set[str] = set()
+# Measured on the lead's route (uncommitted working tree of the traefik role at the time): only
+# `versioning` differs, by x-amz-expiration's name case (issue 4, canonicalised names).
+ROUTE_FIX_PENDING: set[str] = {"versioning"}
 
 
 def key_of(template: str, tag: str) -> str:
@@ -657,6 +659,8 @@ def test_bucket_listing_and_errors(ctx, case):
 
     def scenario(run: Run):
         run.call("ListObjectsV2 prefix", "GET", None, query=[("list-type", "2"), ("prefix", seed)])
+        run.call("ListObjectsV2, Accept-Encoding: gzip", "GET", None, query=[("list-type", "2"), ("prefix", seed)],
+                 headers=[("Accept-Encoding", "gzip")])
         first = run.call("ListObjectsV2 max-keys=2", "GET", None, query=[("list-type", "2"), ("prefix", seed),
                                                                          ("max-keys", "2")])
         token = _xml_value(first, "NextContinuationToken")
