@@ -99,6 +99,8 @@ class Stack:
             "minio_server_require_mountpoint": "",
             "minio_server_api_port": self.ports["api"],
             "minio_server_console_port": self.ports["console"],
+            # As in the inventories: the public console URL, and no MINIO_SERVER_URL.
+            "minio_server_browser_redirect_url": f"https://{CONSOLE_HOST}:{self.ports['https']}",
             "minio_config_backend_access_key": self.backend_key,
             "minio_config_backend_secret_key": self.backend_secret,
             "minio_config_wheelhouse_controller_dir": str(WHEELHOUSE),
