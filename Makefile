@@ -40,10 +40,12 @@ system-deps: ## Debian packages the tests use (apt)
 minio: ## Build (or reuse) the pinned MinIO server and mc from source
 	bash tests/tools/build-minio.sh
 
-test: lint sanity test-unit test-integration test-molecule test-luks ## Everything CI runs
+test: setup system-deps minio ## Everything CI runs (the LUKS VM scenario runs beside the other suites)
+	bash tests/tools/make-test.sh
 
-test-unit: setup ## Unit tests (pure functions, mocked SDK)
+test-unit: setup ## Unit tests (pure functions, mocked SDK; the S3 guard plugin's Go tests)
 	$(PYTEST) tests/unit
+	cd roles/traefik/files/s3guard && GOFLAGS=-mod=mod go test -count=1 ./...
 
 test-integration: setup system-deps minio ## Modules and roles against real servers
 	$(PYTEST) --durations=15 tests/integration

@@ -1,0 +1,3 @@
+module koprogo.storage/s3guard
+
+go 1.22
