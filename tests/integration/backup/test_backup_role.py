@@ -229,6 +229,6 @@ def test_systemd_timer_schedule(site, role_vars, host, servers):
     assert left == []
     assert host.exec(["flock", "-n", "/run/lock/koprogo-backup.lock", "true"], check=False).returncode == 0
     back = converge(site, role_vars)
-    assert back.rc == 0
+    assert back.rc == 0, back.stdout[-3000:]
     assert not host.is_active("koprogo-backup.timer")
     assert 'CRON_TZ="UTC"' in host.read_file("/etc/cron.d/koprogo-backup").decode()
