@@ -40,7 +40,9 @@ command -v dockerd >/dev/null 2>&1 || { echo "docker-engine.sh: dockerd not inst
 if ! pgrep -x dockerd >/dev/null 2>&1; then
   # containerd is started by dockerd itself when it is not running already.
   echo "starting dockerd (log: $cache/dockerd.log)"
-  nohup dockerd >>"$cache/dockerd.log" 2>&1 </dev/null &
+  # Its own session: a caller's process group may be killed when it ends (a test runner's
+  # timeout, a shell job), and that must not take the engine and every test container with it.
+  setsid nohup dockerd >>"$cache/dockerd.log" 2>&1 </dev/null &
   disown || true
 fi
 
