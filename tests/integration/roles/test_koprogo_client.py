@@ -13,14 +13,20 @@ no S3_KEY_PREFIX line at all). Each runs through the public route (https://s3.ko
 trusting the test CA, the name resolved to 127.0.0.1 inside the probe only) and straight to MinIO.
 The shared stack is re-configured with minio_config + backend_env only (the backend policy follows
 the prefix) and put back as it was at the end.
+
+`legacy-empty` is the env file the roles wrote before issue 8 (`S3_KEY_PREFIX=` present and empty,
+written here by hand): the backend then starts every key with '/', so the request path holds '//'.
+Straight to MinIO it must work; through the route it needs a route that does not clean paths.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -44,8 +50,13 @@ FILES = [
 ]
 # label -> the prefix given to the roles (None: role defaults).
 PREFIXES = {"default": None, "nested": "koprogo/prod-1/documents", "none": ""}
-EXPECTED_PREFIX = {"default": "documents", "nested": "koprogo/prod-1/documents", "none": None}
+# label -> the prefix the backend then uses ("" for legacy-empty: present and empty).
+EXPECTED_PREFIX = {"default": "documents", "nested": "koprogo/prod-1/documents", "none": None, "legacy-empty": ""}
 ROUTES = ("public route", "direct to MinIO")
+LEGACY_XFAIL = pytest.mark.xfail(strict=False, reason=(
+    "issue 8: keys starting with '/' put '//' in the request path; a route that cleans paths after the "
+    "client signed them gets 403 SignatureDoesNotMatch (the transparent route is being fixed in parallel)"))
+log = logging.getLogger(__name__)
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +66,9 @@ def probe_bin() -> Path:
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
-def run_probe(stack, probe_bin: Path, workdir: Path, route: str) -> dict:
+def run_probe(stack, probe_bin: Path, workdir: Path, route: str, legacy_empty: bool = False) -> dict:
     env_file = workdir / "backend-storage.env"
-    env_file.write_bytes(stack.host.read_file(ENV_FILE))
+    env_file.write_bytes(stack.host.read_file(ENV_FILE) + (b"S3_KEY_PREFIX=\n" if legacy_empty else b""))
     env_file.chmod(0o600)
     args = [str(probe_bin), "--env-file", str(env_file), "--building", str(uuid.uuid4())]
     if route == "public route":
@@ -109,6 +120,7 @@ def runs(stack, probe_bin, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("koprogo-client")
     original = stack.host.read_file(ENV_FILE)
     results = {"env": {}, "reports": {}, "stored": {}, "check": {}}
+    started = time.monotonic()
     try:
         for label in PREFIXES:
             if label != "default":  # the shared stack is already converged with the defaults
@@ -117,16 +129,21 @@ def runs(stack, probe_bin, tmp_path_factory):
                 results["check"][label] = stack.run(extra={"minio_config_backend_key_prefix": ""},
                                                     tags="minio_config,backend_env", check=True)
             results["env"][label] = stack.host.read_file(ENV_FILE).decode()
-            for route in ROUTES:
-                report = run_probe(stack, probe_bin, workdir, route)
-                folder = f"{EXPECTED_PREFIX[label] + '/' if EXPECTED_PREFIX[label] else ''}{report['building']}/"
-                results["stored"][(label, route)] = stored_keys(stack, folder)
-                purge(stack, folder)
-                results["reports"][(label, route)] = report
+            # With no prefix the policy covers the whole bucket, so the legacy keys ("/<building>/...") are allowed.
+            for probe_label in ([label, "legacy-empty"] if label == "none" else [label]):
+                for route in ROUTES:
+                    report = run_probe(stack, probe_bin, workdir, route, legacy_empty=probe_label == "legacy-empty")
+                    prefix = EXPECTED_PREFIX[probe_label]
+                    folder = f"{prefix + '/' if prefix is not None else ''}{report['building']}/"
+                    results["stored"][(probe_label, route)] = stored_keys(stack, folder)
+                    purge(stack, folder)
+                    results["reports"][(probe_label, route)] = report
+            log.info("prefix %s done after %.0f s", label, time.monotonic() - started)
     finally:
         restored = configure(stack, "default")
         results["restored"] = stack.host.read_file(ENV_FILE) == original
         results["restore_changed"] = changed_tasks(restored)
+        log.info("stack restored after %.0f s", time.monotonic() - started)
     return results
 
 
@@ -153,25 +170,34 @@ def test_client_reads_the_settings_like_the_backend(stack, runs):
         assert report["head_bucket"] == {"ok": True}, (label, route, report["head_bucket"])
 
 
-@pytest.mark.parametrize("route", ROUTES)
-@pytest.mark.parametrize("label", list(PREFIXES))
+CASES = [pytest.param(label, route, marks=[LEGACY_XFAIL] if (label, route) == ("legacy-empty", "public route") else [],
+                      id=f"{label}-{route}")
+         for label in EXPECTED_PREFIX for route in ROUTES]
+
+
+@pytest.mark.parametrize(("label", "route"), CASES)
 @pytest.mark.parametrize(("size", "name"), FILES, ids=[f"{s // ONE_MIB}MiB-{n}" for s, n in FILES])
 def test_backend_document_lifecycle(stack, runs, label, route, size, name):
     report = runs["reports"][(label, route)]
     doc = next(f for f in report["files"] if f["name"] == name)
     prefix = EXPECTED_PREFIX[label]
     building = report["building"]
-    folder = f"{prefix}/{building}/" if prefix else f"{building}/"
+    folder = f"{prefix}/{building}/" if prefix is not None else f"{building}/"
     key = doc["key"]
     assert key.startswith(folder) and key.endswith("_" + name) and "//" not in key, key
     assert doc["put"] == {"ok": True}, doc["put"]
     assert doc["get"] == {"ok": True, "size": size, "sha256": doc["sha256"]}, doc["get"]
     assert doc["head"] == {"exists": True}, doc["head"]
-    assert doc["list"] == {"ok": True, "prefix": folder, "found": True}, doc["list"]
+    if label == "legacy-empty":
+        # MinIO drops the leading '/' of an object name, so a listing by "/<building>/" finds nothing
+        # (seen straight to MinIO): one more way an empty prefix misleads, not a route difference.
+        assert doc["list"]["ok"] is True, doc["list"]
+    else:
+        assert doc["list"] == {"ok": True, "prefix": folder, "found": True}, doc["list"]
+        # Independent check (root, direct): the object was stored under exactly that key.
+        assert key in runs["stored"][(label, route)]
     assert doc["delete"] == {"ok": True}, doc["delete"]
     assert doc["head_after_delete"] == {"exists": False}, doc["head_after_delete"]
-    # Independent check (root, direct): the object was stored under exactly that key, nothing else.
-    assert key in runs["stored"][(label, route)]
 
 
 @pytest.mark.parametrize(("role", "variable", "value"), [
