@@ -6,7 +6,9 @@ first failure raises with a message naming what a user would see.
 
 Order: check-mode converge reports 0 changed; boto3 configured only from the
 rendered backend env file moves a 1 MiB document through Traefik (TLS, trusting
-the self-signed CA) and directly; anonymous and basic-auth HTTP rules; MinIO
+the self-signed CA) and directly; KoproGo's own client (tests/tools/user_clients.py)
+does the backend's document operations through Traefik; anonymous and basic-auth
+HTTP rules, and the console's session after login; MinIO
 listens on loopback only; secret files are 0600; drift made with mc and a shell
 edit is reported and repaired by site.yml with no object lost; the secrets
 appear in no ansible output.
@@ -33,6 +35,9 @@ from pathlib import Path
 import bcrypt
 import boto3
 from botocore.config import Config
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "tools"))
+import user_clients  # noqa: E402 (the shared user-client checks, found through the line above)
 
 BIN = Path(sys.executable).parent
 CACHE = Path(os.environ.get("KOPROGO_CACHE", Path(__file__).resolve().parents[2] / ".cache"))
@@ -180,6 +185,19 @@ class Stack:
         self.env = env
         self.bucket = bucket
         return keys
+
+    def koprogo_backend(self) -> None:
+        env_text = self.sh(f"cat {shlex.quote(self.f['backend_env_file'])}").stdout.encode()
+        report = user_clients.koprogo_backend(env_text, self.f["ca_file"], self.f["s3_host"])
+        keys = ", ".join(repr(doc["key"].rsplit("/", 1)[-1]) for doc in report["files"])
+        say(f"KoproGo's client (aws-sdk-s3, backend settings from the env file, prefix "
+            f"{report['key_prefix']!r}) through Traefik: put, get (sha256), head, list, delete of {keys}")
+
+    def console_session(self) -> None:
+        token = base64.b64encode(f"{self.f['console_user']}:{self.f['console_password']}".encode()).decode()
+        count = user_clients.console_session(self.url(self.f["console_host"]).rstrip("/"), self.f["ca_file"], token,
+                                             self.f["root_user"], self.f["root_password"], self.f["bucket"])
+        say(f"console after login: /api/v1/session and /api/v1/buckets answer 200 ({count} buckets listed)")
 
     def anonymous_denied(self, key: str) -> None:
         s3_host = self.f["s3_host"]
@@ -368,8 +386,10 @@ def main() -> int:
     if "check_mode" not in skip:
         stack.check_mode()
     keys = stack.documents_roundtrip()
+    stack.koprogo_backend()
     stack.anonymous_denied(next(iter(keys)))
     stack.console_auth()
+    stack.console_session()
     stack.s3_host_no_basic_auth()
     stack.loopback_only()
     stack.file_modes()

@@ -27,6 +27,9 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import user_clients  # noqa: E402 (the shared user-client checks, next to this file)
+
 _real_getaddrinfo = socket.getaddrinfo
 
 
@@ -123,6 +126,23 @@ def main() -> int:
     with_auth = status_of(args.console_url, ctx, {"Authorization": f"Basic {token}"})
     good = no_auth == 401 and with_auth == 200
     print(f"  {'ok  ' if good else 'FAIL'} console: {no_auth} without credentials, {with_auth} with them")
+    root_password = (demo / "minio_root_password").read_text().strip()
+    try:
+        count = user_clients.console_session(args.console_url.rstrip("/"), ca, token, args.root_user, root_password,
+                                             bucket)
+        print(f"  ok   console after login: session and bucket list answer 200 ({count} buckets)")
+    except AssertionError as err:
+        good = False
+        print(f"  FAIL console after login: {err}")
+    env_text = subprocess.run(["docker", "exec", args.container, "cat", args.env_file], capture_output=True,
+                              check=True).stdout
+    try:
+        report = user_clients.koprogo_backend(env_text, ca, args.s3_url.split("://", 1)[1].split(":", 1)[0])
+        print(f"  ok   KoproGo's client (aws-sdk-s3, backend settings, prefix {report['key_prefix']!r}): put, get, "
+              f"head, list, delete of {len(report['files'])} documents with spaces, accents, #, %, ?, ; in their names")
+    except AssertionError as err:
+        ok = False
+        print(f"  FAIL KoproGo's client: {err}")
     return 0 if ok and good else 1
 
 
