@@ -123,7 +123,7 @@ class Endpoint:
         conn = self.connect()
         try:
             conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-            if not any(k.lower() == "host" for k, _ in headers):
+            if not any(k.lower() == "host" for k, _value in headers):
                 conn.putheader("Host", self.netloc)
             for name, value in headers:
                 conn.putheader(name, value)
@@ -163,7 +163,7 @@ class Endpoint:
         target = raw_target or self.target(bucket, key, query)
         headers = list(headers)
         if isinstance(body, (bytes, bytearray)) and (body or method in ("PUT", "POST")) \
-                and not any(k.lower() == "content-length" for k, _ in headers):
+                and not any(k.lower() == "content-length" for k, _value in headers):
             headers.append(("Content-Length", str(len(body))))
         if signed:
             to_sign = body if isinstance(body, (bytes, bytearray)) else None
@@ -249,4 +249,3 @@ def pseudo_random(size: int, seed: bytes, piece: int = 1 << 20) -> Iterator[byte
         yield counter.to_bytes(8, "big") + block[8:n] if n > 8 else block[:n]
         done += n
         counter += 1
-

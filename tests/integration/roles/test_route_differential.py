@@ -98,7 +98,7 @@ KEYS = {
     "trailing-slash": "{p}{t}folder/",
     "dot-segments": "{p}{t}a/./b/../c.txt",
     "space": "{p}{t}with space  two.pdf",
-    "unicode": "{p}{t}Déclaration d’été ✓ 日本 e\u0301.pdf",
+    "unicode": "{p}{t}Déclaration d\u2019été ✓ 日本 e\u0301.pdf",
     "percent": "{p}{t}100% %20 %2F %25.txt",
     "plus-equals-amp": "{p}{t}a+b=c&d.txt",
     "question": "{p}{t}why?x=1.txt",
@@ -213,8 +213,8 @@ def differences(direct: tuple, route: tuple) -> list[tuple[str, str, str]]:
         if not a or not b:
             out.append((f"header {low}", "; ".join(f"{n}: {v}" for n, v in a) or "(absent)",
                         "; ".join(f"{n}: {v}" for n, v in b) or "(absent)"))
-        elif [n for n, _ in a] != [n for n, _ in b] and [v for _, v in a] == [v for _, v in b]:
-            out.append((f"header name case {low}", ", ".join(n for n, _ in a), ", ".join(n for n, _ in b)))
+        elif [n for n, _value in a] != [n for n, _value in b] and [v for _name, v in a] == [v for _name, v in b]:
+            out.append((f"header name case {low}", ", ".join(n for n, _value in a), ", ".join(n for n, _value in b)))
         else:
             out.append((f"header {low}", "; ".join(f"{n}: {v}" for n, v in a), "; ".join(f"{n}: {v}" for n, v in b)))
     if d1 != d2:
@@ -264,8 +264,8 @@ def compare(ctx, case: str, scenario, writes: bool) -> None:
         runs.append(run)
     direct, route = runs
     found = []
-    labels = [label for label, _ in direct.steps]
-    assert labels == [label for label, _ in route.steps], "both runs must take the same steps"
+    labels = [label for label, _answer in direct.steps]
+    assert labels == [label for label, _answer in route.steps], "both runs must take the same steps"
     for (label, a), (_unused, b) in zip(direct.steps, route.steps):
         for what, d, r in differences(direct.norm.view(a), route.norm.view(b)):
             found.append((label, what, d, r))
@@ -531,8 +531,8 @@ def test_conditionals(ctx, case):
         run.call("PUT If-None-Match: * (new key)", "PUT", new, headers=[("If-None-Match", "*")], body=b"first")
         run.call("PUT If-None-Match: * (exists)", "PUT", new, headers=[("If-None-Match", "*")], body=b"second")
         run.call("PUT If-Match: other", "PUT", new, headers=[("If-Match", other)], body=b"third")
-        run.call("PUT If-Match: current", "PUT", new, headers=[("If-Match", '"' + hashlib.md5(b"first").hexdigest()
-                                                                 + '"')], body=b"fourth")
+        current = '"' + hashlib.md5(b"first").hexdigest() + '"'
+        run.call("PUT If-Match: current", "PUT", new, headers=[("If-Match", current)], body=b"fourth")
         source = [("x-amz-copy-source", f"/{BUCKET}/{encode_key(key)}")]
         run.call("copy if-match good", "PUT", new + ".c", headers=[*source, ("x-amz-copy-source-if-match", etag)])
         run.call("copy if-match bad", "PUT", new + ".c", headers=[*source, ("x-amz-copy-source-if-match", other)])
@@ -741,8 +741,9 @@ def test_presigned(ctx, case):
             boundary = "----koprogo" + "0" * 16
             body = multipart_form(form, "form é.txt", b"posted through a browser form", boundary)
             run.call(f"POST form success_action_status={status}", "POST", None, signed=False, body=body,
-                     raw_target=f"/{BUCKET}", headers=[("Content-Type", f"multipart/form-data; boundary={boundary}"),
-                                                      ("Content-Length", str(len(body)))])
+                     raw_target=f"/{BUCKET}",
+                     headers=[("Content-Type", f"multipart/form-data; boundary={boundary}"),
+                              ("Content-Length", str(len(body)))])
             run.stored(f"POST {status}", post_key.replace("${filename}", "form é.txt"))
         form = _presigned_post(ctx, run.ep, f"{PREFIX}{run.tag}presigned/too-big", "201")
         body = multipart_form(form, "big.bin", b"x" * 2000, "b0undary")
@@ -802,9 +803,9 @@ def _boto3_uploads(ctx, endpoint: Endpoint, key: str, data: bytes) -> list[tuple
 
     def capture(http_response, model, **_kwargs):
         headers = list(http_response.raw.headers.items())
-        seen.append((f"boto3 {model.name}", Answer(http_response.status_code, "", headers, http_response.content,
-                                                     len(http_response.content),
-                                                     hashlib.sha256(http_response.content).hexdigest())))
+        content = http_response.content
+        seen.append((f"boto3 {model.name}", Answer(http_response.status_code, "", headers, content, len(content),
+                                                   hashlib.sha256(content).hexdigest())))
 
     client.meta.events.register("after-call.s3", capture)
     client.put_object(Bucket=BUCKET, Key=key, Body=data, ContentType="application/pdf")

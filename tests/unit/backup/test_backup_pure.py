@@ -112,8 +112,8 @@ def test_count_problems(listed, recorded, gone, problems):
 def test_compare_live():
     manifest = {"a": {"etag": "1", "size": 1}, "b": {"etag": "2", "size": 2}, "c": {"etag": "3", "size": 3}}
     live = {"a": {"etag": "1", "size": 1}, "b": {"etag": "9", "size": 2}, "d": {"etag": "4", "size": 4}}
-    assert mf.compare_live(manifest, live) == {"only_in_manifest": ["c"], "only_in_live": ["d"],
-                                                "changed_since": ["b"]}
+    expected = {"only_in_manifest": ["c"], "only_in_live": ["d"], "changed_since": ["b"]}
+    assert mf.compare_live(manifest, live) == expected
 
 
 @pytest.mark.parametrize(("key", "bucket", "multi", "expected"), [

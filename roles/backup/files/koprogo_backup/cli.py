@@ -52,7 +52,7 @@ def write_metrics(cfg: dict, *, code: int, started: float, finished: float, obje
         with open(path, encoding="utf-8") as handle:
             for line in handle:
                 if line.startswith(METRIC_PREFIX):
-                    name, _, value = line.strip().partition(" ")
+                    name, _sep, value = line.strip().partition(" ")
                     previous[name] = value
     except OSError:
         pass

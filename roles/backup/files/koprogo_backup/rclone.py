@@ -80,7 +80,7 @@ class Rclone:
             strikes: dict = {}
             while True:
                 try:
-                    stdout, _ = proc.communicate(timeout=WATCH_SECONDS if watch else None)
+                    stdout, _stderr = proc.communicate(timeout=WATCH_SECONDS if watch else None)
                     break
                 except subprocess.TimeoutExpired:
                     pass

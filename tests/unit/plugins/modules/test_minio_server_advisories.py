@@ -62,15 +62,15 @@ def test_unknown_builds_are_not_warned_about(build):
 
 
 def test_features_in_use_and_acknowledgements():
-    _, rows, warned = mod.assess(ADVISORIES, PINS, DEFAULT_BUILD, ["ldap"], ["GHSA-9c4q-hq6p-c237", "NOT-LISTED"])
+    _pin, rows, warned = mod.assess(ADVISORIES, PINS, DEFAULT_BUILD, ["ldap"], ["GHSA-9c4q-hq6p-c237", "NOT-LISTED"])
     assert warned == HIGH_ROUTE[1:] + ["GHSA-jv87-32hw-hh99"]
     assert [r["id"] for r in rows if r["acknowledged"]] == ["GHSA-9c4q-hq6p-c237"]
-    _, _, warned = mod.assess(ADVISORIES, PINS, DEFAULT_BUILD, [], HIGH_ROUTE)
+    _pin, _rows, warned = mod.assess(ADVISORIES, PINS, DEFAULT_BUILD, [], HIGH_ROUTE)
     assert warned == []
 
 
 def test_the_warning_names_each_advisory_its_cover_and_the_way_out():
-    _, rows, warned = mod.assess(ADVISORIES, PINS, DEFAULT_BUILD, [], [])
+    _pin, rows, warned = mod.assess(ADVISORIES, PINS, DEFAULT_BUILD, [], [])
     text = mod.warning_text(DEFAULT_BUILD, rows, warned, "Move to a patched build.")
     assert text.startswith(f"The MinIO build {DEFAULT_BUILD['module']}@{DEFAULT_BUILD['version']} has 5 known")
     for advisory_id in HIGH_ROUTE:
@@ -83,7 +83,7 @@ def test_the_warning_names_each_advisory_its_cover_and_the_way_out():
 
 def test_a_build_without_a_module_is_named_by_its_sha256_and_reported_version():
     build = {"module": "", "version": "", "sha256": PINS[1]["sha256"], "server_version": "DEVELOPMENT.GOGET"}
-    _, rows, warned = mod.assess(ADVISORIES, PINS, build, [], [])
+    _pin, rows, warned = mod.assess(ADVISORIES, PINS, build, [], [])
     text = mod.warning_text(build, rows, warned, "")
     assert text.startswith(f"The MinIO build with sha256 {PINS[1]['sha256']} (reports DEVELOPMENT.GOGET) has 5 ")
     assert "SN-2026-011 (not rated; a Silo identifier, no CVE): " in text
