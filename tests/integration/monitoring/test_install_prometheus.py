@@ -60,12 +60,12 @@ def converge(host, minio, tmp_path_factory):
     extra = {
         "monitoring_install_prometheus": True,
         "monitoring_minio_run_on": "controller",
-        "monitoring_minio_endpoint": minio.endpoint,
+        # no monitoring_minio_endpoint or _targets: the admin calls and the scrape follow minio_server's port
+        "minio_server_api_port": minio.port,
         "monitoring_minio_admin_access_key": minio.access_key,
         "monitoring_minio_admin_secret_key": minio.secret_key,
         "monitoring_minio_prometheus_user": PROM_USER,
         "monitoring_minio_prometheus_secret_key": SECRET,
-        "monitoring_minio_targets": [f"127.0.0.1:{minio.port}"],
         "monitoring_prometheus_listen_address": f"127.0.0.1:{prom_port}",
         "monitoring_node_exporter_listen_address": f"127.0.0.1:{node_port}",
         "monitoring_data_mountpoint": MOUNTPOINT,
