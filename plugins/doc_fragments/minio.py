@@ -56,6 +56,7 @@ requirements:
   - minio >= 7.2.14, < 8 (the Python SDK) on the host that runs the module.
 """
 
+    # For the modules that change the server.
     ATTRIBUTES = r"""
 attributes:
   check_mode:
@@ -66,4 +67,15 @@ attributes:
     support: full
     details:
       - Secrets are shown as V(<redacted>).
+"""
+
+    # For the modules that only report (minio_info, minio_server_advisories).
+    ATTRIBUTES_READ_ONLY = r"""
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Returns no diff; the module only reads.
+    support: none
 """

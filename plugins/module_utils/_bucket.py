@@ -96,14 +96,6 @@ def parse_size(value):
     return int(size)
 
 
-def human_size(size):
-    """Short binary-unit text for a byte count (for messages and docs), e.g. 10737418240 -> '10GiB'."""
-    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if size and size % factor == 0:
-            return f"{size // factor}{unit}"
-    return f"{size}B"
-
-
 # --- anonymous access (canned bucket policies, as `mc anonymous set` writes them) ----
 
 ACCESS_LEVELS = ("private", "download", "upload", "public")

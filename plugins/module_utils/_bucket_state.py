@@ -35,8 +35,6 @@ try:
 except ImportError:  # pragma: no cover - reported by require_minio()
     pass
 
-FACETS = ("versioning", "object_lock", "object_lock_retention", "quota", "anonymous_access", "policy",
-          "tags", "lifecycle", "encryption")
 NO_KMS_MESSAGE = ("the server has no KMS configured, so it cannot encrypt with SSE-S3: configure KMS "
                   "(MINIO_KMS_SECRET_KEY, or MINIO_KMS_KES_ENDPOINT for KES) on {endpoint} first")
 _DENIED = ("AccessDenied", "XMinioAdminNotImplemented", "NotImplemented")
@@ -59,16 +57,34 @@ def lifecycle_summary(rule):
     }
 
 
+def config_get(admin, key):
+    """admin.config_get(key), raising the SDK's real error.
+
+    minio-py 7.2's MinioAdmin.config_get closes `response` in a `finally` block even when the
+    request failed before `response` was assigned, so every failure (an HTTP error answer or a
+    transport error) surfaces as UnboundLocalError, with the real error as its __context__.
+    """
+    try:
+        return admin.config_get(key=key)
+    except UnboundLocalError as exc:
+        if exc.__context__ is not None:
+            raise exc.__context__ from None
+        raise
+
+
 def read_stale_upload_days(conn):
     """Server-wide: days after which MinIO aborts incomplete multipart uploads (None when not readable)."""
-    try:
-        text = conn.admin.config_get(key="api")
-    except (MinioAdminException, UnboundLocalError) as exc:
-        if isinstance(exc, MinioAdminException) and error_code(exc) not in _DENIED:
-            raise MinioError(conn.fail_text("read server setting api stale_uploads_expiry", exc)) from None
+    def attempt():
+        try:
+            return config_get(conn.admin, "api")
+        except MinioAdminException as exc:
+            if error_code(exc) not in _DENIED:
+                raise
+            return None
+
+    text = conn.call("read server setting api stale_uploads_expiry", attempt)
+    if text is None:
         return None
-    except Exception as exc:  # noqa: BLE001 - transport errors: reported without secrets
-        raise MinioError(conn.fail_text("read server setting api stale_uploads_expiry", exc)) from None
     try:
         return stale_upload_days(text)
     except ValueError:
@@ -85,9 +101,6 @@ class BucketState:
         self.lifecycle_rules = []  # SDK Rule objects, in server order
         self.lifecycle_summaries = []
         self.stale_upload_days = None  # server-wide, also known when the bucket is missing
-
-    def facet(self, name):
-        return self.report.get(name)
 
 
 READ = object()  # sentinel: read the server-wide stale upload expiry
@@ -209,17 +222,18 @@ def read_bucket(conn, name, stale_upload_days=READ):
 
 def kms_available(conn):
     """False when the server says it has no KMS, True when it has one, None when it cannot tell."""
-    try:
-        conn.admin.kms_key_status()
-        return True
-    except MinioAdminException as exc:
-        if error_code(exc) == "NotImplemented":
-            return False
-        return None
-    except S3Error:
-        return None
-    except Exception as exc:  # noqa: BLE001 - transport errors: reported without secrets
-        raise MinioError(conn.fail_text("read KMS status", exc)) from None
+    def attempt():
+        try:
+            conn.admin.kms_key_status()
+            return True
+        except MinioAdminException as exc:
+            if error_code(exc) == "NotImplemented":
+                return False
+            return None
+        except S3Error:
+            return None
+
+    return conn.call("read KMS status", attempt)
 
 
 def create_bucket(conn, name, object_lock):
@@ -294,15 +308,16 @@ def set_stale_upload_days(conn, days):
 
 def set_encryption(conn, name, encryption):
     if encryption == "sse-s3":
-        try:
-            conn.s3.set_bucket_encryption(bucket_name=name, config=SSEConfig(rule=SSERule.new_sse_s3_rule()))
-        except S3Error as exc:
-            if exc.code == "NotImplemented":
-                raise MinioError(f"set encryption of bucket {name}: "
-                                 + NO_KMS_MESSAGE.format(endpoint=conn.endpoint)) from None
-            raise MinioError(conn.fail_text(f"set encryption of bucket {name}", exc)) from None
-        except Exception as exc:  # noqa: BLE001 - transport errors: reported without secrets
-            raise MinioError(conn.fail_text(f"set encryption of bucket {name}", exc)) from None
+        def attempt():
+            try:
+                conn.s3.set_bucket_encryption(bucket_name=name, config=SSEConfig(rule=SSERule.new_sse_s3_rule()))
+            except S3Error as exc:
+                if exc.code == "NotImplemented":
+                    raise MinioError(f"set encryption of bucket {name}: "
+                                     + NO_KMS_MESSAGE.format(endpoint=conn.endpoint)) from None
+                raise
+
+        conn.call(f"set encryption of bucket {name}", attempt)
     else:
         conn.call(f"delete encryption of bucket {name}", conn.s3.delete_bucket_encryption, bucket_name=name)
 

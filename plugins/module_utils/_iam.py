@@ -2,43 +2,26 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 #
 # PRIVATE to koprogo.storage: may change without notice.
-"""MinIO IAM: pure decisions (no I/O) for policies, users and service accounts, plus small readers.
+"""MinIO IAM: pure decisions (no I/O) for credentials, policies, users and service accounts.
 
-The decision functions are table-tested in tests/unit/plugins/module_utils/test_iam.py.
-The readers (read_* and list_*) take a MinioConnection and never return a secret.
+Table-tested in tests/unit/plugins/module_utils/test_iam.py. The I/O half (readers, the secret
+test, the service account write) is _iam_state.py.
 """
 
 from __future__ import annotations
 
-import inspect
-import json
 import re
 from datetime import datetime, timedelta, timezone
 
-from ansible_collections.koprogo.storage.plugins.module_utils._minio import (
-    MinioError,
-    error_code,
-    validate_access_key,
-    validate_secret,
-)
 from ansible_collections.koprogo.storage.plugins.module_utils._policy import (
     PolicyError,
+    canonical_or_raw,
     canonical_policy,
     policy_json,
 )
 
-try:
-    from minio.crypto import decrypt, encrypt
-    from minio.error import MinioAdminException, S3Error
-    from minio.minioadmin import _COMMAND
-except ImportError:  # pragma: no cover - reported by require_minio()
-
-    class MinioAdminException(Exception):
-        """Stand-in so this file imports without the SDK."""
-
-    class S3Error(Exception):
-        """Stand-in so this file imports without the SDK."""
-
+MIN_SECRET_LENGTH = 8
+MIN_ACCESS_KEY_LENGTH = 3
 # Policies MinIO creates itself (and recreates at start-up).
 BUILTIN_POLICIES = frozenset({"consoleAdmin", "diagnostics", "readonly", "readwrite", "writeonly"})
 # S3 error codes that prove the secret (or the access key) is wrong. Any other answer,
@@ -58,6 +41,27 @@ MIN_EXPIRY = timedelta(minutes=15)
 MAX_EXPIRY = timedelta(days=365)
 NO_EXPIRATION = "1970-01-01T00:00:00Z"  # MinIO's "no expiry" sentinel
 NEVER_WORDS = ("never", "none", "")
+
+# --------------------------------------------------------------------------- credentials
+
+
+def validate_secret(label, secret):
+    """Return an error message when a MinIO secret key is too short, else None."""
+    if secret is not None and len(secret) < MIN_SECRET_LENGTH:
+        return f"{label} must be at least {MIN_SECRET_LENGTH} characters (MinIO rejects shorter secret keys)"
+    return None
+
+
+def validate_access_key(label, key):
+    """Return an error message when a MinIO access key is malformed, else None."""
+    if key is None:
+        return None
+    if len(key) < MIN_ACCESS_KEY_LENGTH or len(key) > 128:
+        return f"{label} '{key}' must be 3 to 128 characters long"
+    if any(c in key for c in "=,") or any(c.isspace() for c in key):
+        return f"{label} '{key}' must not contain '=', ',' or white space"
+    return None
+
 
 # --------------------------------------------------------------------------- status
 
@@ -145,10 +149,6 @@ def validate_user_name(name, connection_access_key=None):
     if connection_access_key is not None and name == connection_access_key:
         return f"user name '{name}' is the access key this module connects with (the root user); choose another name"
     return None
-
-
-def validate_password(label, secret):
-    return validate_secret(label, secret)
 
 
 def load_desired_policy(policy, label="policy"):
@@ -283,107 +283,43 @@ def text_change(current, desired, label):
     return True, None
 
 
-# --------------------------------------------------------------------------- readers
+# --------------------------------------------------------------------------- server answers -> views
 
 
-def _policy_entities(conn, policy=None, user=None):
-    kwargs = dict(users=[user] if user else [], groups=[], policies=[policy] if policy else [])
-    return conn.admin_json("read policy attachments", conn.admin.get_policy_entities, **kwargs)
+def split_policy_names(value):
+    """MinIO's comma-separated policyName field as a sorted list."""
+    return sorted(p for p in (value or "").split(",") if p)
 
 
-def policy_attachments(conn, name):
-    """(users, groups) the policy name is attached to, both sorted."""
-    data = _policy_entities(conn, policy=name)
-    for mapping in data.get("policyMappings") or []:
-        if mapping.get("policy") == name:
-            return sorted(mapping.get("users") or []), sorted(mapping.get("groups") or [])
-    return [], []
+def user_list_view(data):
+    """name -> {status, policies} from the admin user list answer."""
+    return {name: dict(status=status_from_server(info.get("status")),
+                       policies=split_policy_names(info.get("policyName")))
+            for name, info in sorted(data.items())}
 
 
-def read_policy(conn, name):
-    """{name, document, attached_users, attached_groups} of an IAM policy, or None when missing."""
-    text = conn.try_call(f"read policy {name}", conn.admin.policy_info, policy_name=name,
-                         missing=MISSING_POLICY, default=None)
-    if text is None:
-        return None
-    try:
-        document = json.loads(text) if text else {}
-    except ValueError:
-        raise MinioError(f"read policy {name} on {conn.endpoint}: the server answered invalid JSON") from None
-    users, groups = policy_attachments(conn, name)
-    return dict(name=name, document=document, attached_users=users, attached_groups=groups)
-
-
-def list_policies(conn):
-    """name -> policy document, for every IAM policy (built-in ones included)."""
-    return conn.admin_json("list policies", conn.admin.policy_list)
-
-
-def user_policies(conn, name):
-    """Sorted names of the policies attached directly to user name (not through groups)."""
-    data = _policy_entities(conn, user=name)
+def policy_entities_of(data, kind, name):
+    """From a get_policy_entities answer: (users, groups) of policy name (kind "policy"), or the
+    policies of user name (kind "user"); all sorted."""
+    if kind == "policy":
+        for mapping in data.get("policyMappings") or []:
+            if mapping.get("policy") == name:
+                return sorted(mapping.get("users") or []), sorted(mapping.get("groups") or [])
+        return [], []
     for mapping in data.get("userMappings") or []:
         if mapping.get("user") == name:
             return sorted(mapping.get("policies") or [])
     return []
 
 
-def read_user(conn, name):
-    """{name, status, policies} of a MinIO user, or None when missing. Never a secret.
-
-    Raises MinioError when name is a service account or an STS account, not a user.
-    """
-    text, code = _admin_call(conn, f"read user {name}", conn.admin.user_info,
-                             MISSING_USER + ("XMinioIAMActionNotAllowed",), access_key=name)
-    if code in MISSING_USER:
-        return None
-    if code:
-        raise MinioError(f"'{name}' on {conn.endpoint} is a service account (access key), not a user; "
-                         "manage it with koprogo.storage.minio_service_account")
-    info = json.loads(text) if text else {}
-    return dict(name=name, status=status_from_server(info.get("status")), policies=user_policies(conn, name))
-
-
-def _admin_call(conn, operation, fn, codes, **kwargs):
-    """Run an admin call; return (result, None), or (None, code) when it fails with one of codes."""
-    failure = {}
-
-    def attempt():
-        try:
-            return fn(**kwargs)
-        except MinioAdminException as exc:
-            if error_code(exc) not in codes:
-                raise
-            failure["code"] = error_code(exc)
-            return None
-
-    result = conn.call(operation, attempt)
-    return result, failure.get("code")
-
-
-def _split_policy_names(value):
-    return sorted(p for p in (value or "").split(",") if p)
-
-
-def list_users(conn):
-    """name -> {status, policies} for every user (one admin call)."""
-    data = conn.admin_json("list users", conn.admin.user_list)
-    return {name: dict(status=status_from_server(info.get("status")),
-                       policies=_split_policy_names(info.get("policyName")))
-            for name, info in sorted(data.items())}
-
-
-def _inline_policy(info):
+def inline_policy_of(info):
     """The account's own policy (canonical), or None when it inherits (implied policy)."""
     if info.get("impliedPolicy", True):
         return None
     raw = info.get("policy")
     if not raw:
         return None
-    try:
-        return canonical_policy(raw)
-    except PolicyError:
-        return json.loads(raw) if isinstance(raw, str) else raw
+    return canonical_or_raw(raw)
 
 
 def service_account_view(key_id, info, policy=True):
@@ -396,106 +332,19 @@ def service_account_view(key_id, info, policy=True):
         status=status_from_server(info.get("accountStatus")),
     )
     if policy:
-        view["policy"] = _inline_policy(info)
+        view["policy"] = inline_policy_of(info)
     return view
 
 
-def read_service_account(conn, key_id):
-    """{key_id, parent_user, policy, display_name, description, expiration, status}, or None.
-
-    policy is the account's own inline policy (canonical), or None when it inherits its parent's.
-    Raises MinioError when key_id is a user, not a service account.
-    """
-    text, code = _admin_call(conn, f"read service account {key_id}", conn.admin.get_service_account,
-                             MISSING_SERVICE_ACCOUNT + ("AccessDenied",), access_key=key_id)
-    if code in MISSING_SERVICE_ACCOUNT:
-        return None
-    if code:
-        # The connecting account may lack the right, or key_id may be a plain user.
-        user = _admin_call(conn, f"read user {key_id}", conn.admin.user_info,
-                           MISSING_USER + ("XMinioIAMActionNotAllowed", "AccessDenied"), access_key=key_id)[0]
-        if user is not None:
-            raise MinioError(f"'{key_id}' on {conn.endpoint} is a user, not a service account; "
-                             "manage it with koprogo.storage.minio_user")
-        raise MinioError(f"read service account {key_id} on {conn.endpoint} failed: access denied")
-    info = json.loads(text) if text else {}
-    return service_account_view(key_id, info)
-
-
-def list_service_accounts(conn, user):
-    """Service accounts of user (sorted by key_id), each as read_service_account returns it."""
-    data = conn.admin_json(f"list service accounts of {user}", conn.admin.list_service_account, user=user)
-    out = []
-    for account in sorted(data.get("accounts") or [], key=lambda a: a.get("accessKey", "")):
-        key_id = account.get("accessKey")
-        full = read_service_account(conn, key_id)
-        if full is not None:
-            out.append(full)
-    return out
-
-
-# --------------------------------------------------------------------------- secret test
-
-
-def probe_secret(module, conn, kind, access_key, secret_key, status):
-    """check_secret for an enabled account; "unverifiable" (with a warning) for a disabled one."""
-    if status == "disabled":
-        module.warn(f"the secret of disabled {kind} '{access_key}' cannot be checked (MinIO refuses a disabled "
-                    "account before checking the signature), so it is set again")
-        return "unverifiable"
-    return check_secret(conn, access_key, secret_key)
-
-
-def check_secret(conn, access_key, secret_key):
-    """Authenticate as access_key with secret_key. Returns "match" or "differs".
-
-    A signed S3 ListBuckets proves the secret: AccessDenied (a user without policies) still means
-    the signature matched; only InvalidAccessKeyId / SignatureDoesNotMatch mean it differs.
-    Callers must not use it for a disabled account: MinIO refuses those before checking the signature.
-    """
-    client = conn.s3_for(access_key, secret_key)
-
-    def attempt():
-        try:
-            client.list_buckets()
-        except S3Error as exc:
-            return secret_check_result(exc.code)
-        return "match"
-
-    return conn.call(f"authenticate as {access_key}", attempt)
-
-
-# --------------------------------------------------------------------------- service account writes
-
-
-def add_service_account(conn, parent_user, key_id, key_secret, policy=None, name=None, description=None,
-                        expiration=None):
-    """Create a service account for parent_user (any user, not only the connecting one).
-
-    minio-py 7.2 has no target user argument, so for another parent the request is sent with the
-    same encrypted admin call the SDK uses, plus MinIO's "targetUser" field.
-    """
-    kwargs = dict(access_key=key_id, secret_key=key_secret, name=name or None,
-                  description=description or None, policy=policy,
-                  expiration=expiration if expiration not in (None, "never") else None)
-    sdk = conn.admin.add_service_account
-    if "target_user" in inspect.signature(sdk).parameters:
-        return conn.call(f"create service account {key_id}", sdk, target_user=parent_user, **kwargs)
+def service_account_add_body(parent_user, key_id, key_secret, policy=None, name=None, description=None,
+                             expiration=None):
+    """The JSON body of MinIO's add-service-account admin call, with "targetUser" set to parent_user."""
     body = {"accessKey": key_id, "secretKey": key_secret, "targetUser": parent_user}
-    for field, value in (("name", kwargs["name"]), ("description", kwargs["description"]),
-                         ("policy", policy), ("expiration", kwargs["expiration"])):
+    for field, value in (("name", name), ("description", description), ("policy", policy),
+                         ("expiration", expiration if expiration != "never" else None)):
         if value:
             body[field] = value
-    admin = conn.admin
-    secret = admin._provider.retrieve().secret_key
-
-    def _send():
-        response = admin._url_open(method="PUT", command=_COMMAND.SERVICE_ACCOUNT_ADD,
-                                   body=encrypt(json.dumps(body).encode(), secret), preload_content=False)
-        return decrypt(response, secret).decode()
-
-    conn.call(f"create service account {key_id}", _send)
-    return ""
+    return body
 
 
 def service_account_update_args(current, changes, desired_policy_mode, desired_policy):

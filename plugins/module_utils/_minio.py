@@ -24,10 +24,6 @@ try:
 except ImportError:  # pragma: no cover - reported by require_minio()
     MINIO_IMPORT_ERROR = traceback.format_exc()
 
-REDACTED = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
-MIN_SECRET_LENGTH = 8
-MIN_ACCESS_KEY_LENGTH = 3
-
 
 def connection_argument_spec():
     """Options every MinIO module accepts (documented in the koprogo.storage.minio doc fragment)."""
@@ -202,21 +198,3 @@ class MinioConnection:
 def require_minio(module):
     if MINIO_IMPORT_ERROR:
         module.fail_json(msg=missing_required_lib("minio (>=7.2.14,<8)"), exception=MINIO_IMPORT_ERROR)
-
-
-def validate_secret(label, secret):
-    """Return an error message when a MinIO secret key is too short, else None."""
-    if secret is not None and len(secret) < MIN_SECRET_LENGTH:
-        return f"{label} must be at least {MIN_SECRET_LENGTH} characters (MinIO rejects shorter secret keys)"
-    return None
-
-
-def validate_access_key(label, key):
-    """Return an error message when a MinIO access key is malformed, else None."""
-    if key is None:
-        return None
-    if len(key) < MIN_ACCESS_KEY_LENGTH or len(key) > 128:
-        return f"{label} '{key}' must be 3 to 128 characters long"
-    if any(c in key for c in "=,") or any(c.isspace() for c in key):
-        return f"{label} '{key}' must not contain '=', ',' or white space"
-    return None

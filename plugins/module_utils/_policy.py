@@ -108,11 +108,32 @@ def canonical_policy(policy):
     return out
 
 
+def canonical_or_raw(document):
+    """The canonical form of a policy read from the server, or the document as it came when it is
+    not a policy this module understands (JSON text is then decoded when it is JSON at all)."""
+    try:
+        return canonical_policy(document)
+    except PolicyError:
+        if isinstance(document, (str, bytes, bytearray)):
+            try:
+                return json.loads(document)
+            except ValueError:
+                return document
+        return document
+
+
 def policies_equal(left, right):
-    """True when two policies (dict or JSON text, or None) mean the same."""
+    """True when two policies (dict or JSON text, or None) mean the same.
+
+    A policy that is not valid (PolicyError) equals nothing: a server-side policy this
+    module cannot read is never taken for the desired one.
+    """
     if left is None or right is None:
         return left is None and right is None
-    return canonical_policy(left) == canonical_policy(right)
+    try:
+        return canonical_policy(left) == canonical_policy(right)
+    except PolicyError:
+        return False
 
 
 def policy_json(policy):

@@ -331,58 +331,41 @@ from ansible_collections.koprogo.storage.plugins.module_utils._bucket_state impo
     set_tags,
     set_versioning,
 )
-from ansible_collections.koprogo.storage.plugins.module_utils._diff import DifferenceTracker
-from ansible_collections.koprogo.storage.plugins.module_utils._minio import (
-    MinioConnection,
-    MinioError,
-    connection_argument_spec,
-    require_minio,
-)
-from ansible_collections.koprogo.storage.plugins.module_utils._policy import canonical_policy
+from ansible_collections.koprogo.storage.plugins.module_utils._manager import Manager, Parameters, run_module
+from ansible_collections.koprogo.storage.plugins.module_utils._minio import connection_argument_spec
+from ansible_collections.koprogo.storage.plugins.module_utils._policy import policies_equal
 
 
-class BucketParameters:
-    """The module options, parsed and validated without touching the server."""
+class BucketParameters(Parameters):
+    """minio_bucket options, parsed and validated before connecting."""
 
     def __init__(self, params):
-        self.errors = []
+        super().__init__(params)
         self.name = params["name"]
-        self.state = params["state"]
         self.force = params["force"]
         self.versioning = params["versioning"]
         self.object_lock = params["object_lock"]
         self.purge_tags = params["purge_tags"]
         self.encryption = params["encryption"]
 
-        self._check(validate_bucket_name(self.name))
-        self.quota = self._parse(parse_size, params["quota"], ValueError) if params["quota"] is not None else None
+        self.check(validate_bucket_name(self.name))
+        self.quota = self.parse(parse_size, params["quota"], ValueError) if params["quota"] is not None else None
         self.retention = None
         if params["object_lock_retention"] is not None:
-            self.retention = self._parse(normalize_retention, params["object_lock_retention"], ValueError)
+            self.retention = self.parse(normalize_retention, params["object_lock_retention"], ValueError)
         self.access_rules = None
         if params["anonymous_access"] is not None:
-            self.access_rules = self._parse(normalize_access_rules, params["anonymous_access"], ValueError)
+            self.access_rules = self.parse(normalize_access_rules, params["anonymous_access"], ValueError)
         self.policy = None
         self.manage_policy = params["policy"] is not None
         if self.manage_policy and params["policy"] not in ("", {}):
-            self.policy = self._parse(lambda p: validate_bucket_policy(self.name, p), params["policy"], PolicyError)
-        self.tags = self._parse(validate_tags, params["tags"], ValueError)
-        self.lifecycle = self._parse(validate_lifecycle, params["lifecycle"], ValueError)
+            self.policy = self.parse(lambda p: validate_bucket_policy(self.name, p), params["policy"], PolicyError)
+        self.tags = self.parse(validate_tags, params["tags"], ValueError)
+        self.lifecycle = self.parse(validate_lifecycle, params["lifecycle"], ValueError)
         if self.object_lock is False and self.retention:
             self.errors.append("object_lock_retention needs a bucket with object lock, but object_lock is false")
         if self.object_lock and self.versioning == "suspended":
             self.errors.append("versioning cannot be suspended on a bucket with object lock")
-
-    def _check(self, message):
-        if message:
-            self.errors.append(message)
-
-    def _parse(self, fn, value, errors):
-        try:
-            return fn(value)
-        except errors as exc:
-            self.errors.append(str(exc))
-            return None
 
 
 def new_bucket_baseline(name, object_lock, stale_days):
@@ -397,19 +380,8 @@ def new_bucket_baseline(name, object_lock, stale_days):
     }
 
 
-class BucketManager:
+class BucketManager(Manager):
     """Read the bucket once, compare every managed facet, write only what differs."""
-
-    def __init__(self, module, conn, params):
-        self.module = module
-        self.conn = conn
-        self.p = params
-        self.diff = DifferenceTracker()
-        self.changes = []  # callables, run in order after every check passed
-        self.results = {"changed": False, "changed_facets": []}
-
-    def fail(self, msg):
-        self.module.fail_json(msg=msg, changed_facets=self.diff.changed_facets)
 
     def _stale(self):
         """Read the slow server-wide stale upload setting only when the task manages it."""
@@ -465,26 +437,21 @@ class BucketManager:
             change()
         return read_state(self.conn, name, stale_upload_days=self._stale()).report
 
+    def _facet(self, current, after, facet, want, write, same=lambda have, want: have == want):
+        """One facet set by one write: queue write(conn, name, want) when want is managed and differs."""
+        if want is not None and not same(current[facet], want):
+            self.diff.add(facet, current[facet], want)
+            after[facet] = want
+            self.changes.append(lambda: write(self.conn, self.p.name, want))
+
     def _versioning(self, current, after):
-        want = self.p.versioning
-        if want and not versioning_matches(current["versioning"], want):
-            self.diff.add("versioning", current["versioning"], want)
-            after["versioning"] = want
-            self.changes.append(lambda: set_versioning(self.conn, self.p.name, want))
+        self._facet(current, after, "versioning", self.p.versioning, set_versioning, same=versioning_matches)
 
     def _retention(self, current, after):
-        want = self.p.retention
-        if want is not None and current["object_lock_retention"] != want:
-            self.diff.add("object_lock_retention", current["object_lock_retention"], want)
-            after["object_lock_retention"] = want
-            self.changes.append(lambda: set_retention(self.conn, self.p.name, want))
+        self._facet(current, after, "object_lock_retention", self.p.retention, set_retention)
 
     def _quota(self, current, after):
-        want = self.p.quota
-        if want is not None and current["quota"] != want:
-            self.diff.add("quota", current["quota"], want)
-            after["quota"] = want
-            self.changes.append(lambda: set_quota(self.conn, self.p.name, want))
+        self._facet(current, after, "quota", self.p.quota, set_quota)
 
     def _access(self, current, after):
         name = self.p.name
@@ -498,7 +465,7 @@ class BucketManager:
                 self.changes.append(lambda: set_policy(self.conn, name, policy))
         elif self.p.manage_policy:
             want = self.p.policy
-            if not _same_policy(current["policy"], want):
+            if not policies_equal(current["policy"], want):
                 self.diff.add("policy", current["policy"], want)
                 after["policy"] = want
                 rules = classify_policy(name, want)
@@ -562,16 +529,6 @@ class BucketManager:
         return gone
 
 
-def _same_policy(current, want):
-    """True when the server's policy (dict or None) means the same as the wanted canonical policy."""
-    if current is None or want is None:
-        return current is None and want is None
-    try:
-        return canonical_policy(current) == want
-    except PolicyError:
-        return False
-
-
 def argument_spec():
     spec = connection_argument_spec()
     spec.update(
@@ -598,17 +555,7 @@ def argument_spec():
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[("anonymous_access", "policy")])
-    require_minio(module)
-    params = BucketParameters(module.params)
-    if params.errors:
-        module.fail_json(msg="; ".join(params.errors), changed_facets=[])
-    try:
-        conn = MinioConnection.from_module(module)
-        manager = BucketManager(module, conn, params)
-        manager.run()
-    except MinioError as exc:
-        module.fail_json(msg=str(exc), changed_facets=[])
-    module.exit_json(**manager.results)
+    run_module(module, BucketParameters, BucketManager)
 
 
 if __name__ == "__main__":

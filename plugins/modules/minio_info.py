@@ -34,13 +34,7 @@ options:
     default: false
 extends_documentation_fragment:
   - koprogo.storage.minio
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
+  - koprogo.storage.minio.attributes_read_only
 author:
   - KoproGo contributors (@koprogo)
 seealso:
@@ -170,7 +164,8 @@ from ansible_collections.koprogo.storage.plugins.module_utils._bucket_state impo
     read_bucket,
     read_stale_upload_days,
 )
-from ansible_collections.koprogo.storage.plugins.module_utils._iam import (
+from ansible_collections.koprogo.storage.plugins.module_utils._iam import BUILTIN_POLICIES
+from ansible_collections.koprogo.storage.plugins.module_utils._iam_state import (
     list_policies,
     list_service_accounts,
     list_users,
@@ -182,10 +177,9 @@ from ansible_collections.koprogo.storage.plugins.module_utils._minio import (
     connection_argument_spec,
     require_minio,
 )
-from ansible_collections.koprogo.storage.plugins.module_utils._policy import PolicyError, canonical_policy
+from ansible_collections.koprogo.storage.plugins.module_utils._policy import canonical_or_raw
 
 PARTS = ["server", "buckets", "policies", "users", "service_accounts"]
-BUILTIN_POLICIES = {"consoleAdmin", "diagnostics", "readonly", "readwrite", "writeonly"}
 
 
 def server_summary(info):
@@ -203,13 +197,6 @@ def server_summary(info):
         buckets=(info.get("buckets") or {}).get("count"),
         objects=(info.get("objects") or {}).get("count"),
     )
-
-
-def canonical_or_raw(document):
-    try:
-        return canonical_policy(document)
-    except PolicyError:
-        return document
 
 
 class InfoReader:

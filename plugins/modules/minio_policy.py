@@ -132,116 +132,98 @@ changed_facets:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.koprogo.storage.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.koprogo.storage.plugins.module_utils._iam import (
     BUILTIN_POLICIES,
     load_desired_policy,
-    read_policy,
     validate_policy_name,
 )
-from ansible_collections.koprogo.storage.plugins.module_utils._minio import (
-    MinioConnection,
-    MinioError,
-    connection_argument_spec,
-    require_minio,
-)
-from ansible_collections.koprogo.storage.plugins.module_utils._policy import PolicyError, canonical_policy
+from ansible_collections.koprogo.storage.plugins.module_utils._iam_state import read_policy
+from ansible_collections.koprogo.storage.plugins.module_utils._manager import Manager, Parameters, run_module
+from ansible_collections.koprogo.storage.plugins.module_utils._minio import connection_argument_spec
+from ansible_collections.koprogo.storage.plugins.module_utils._policy import PolicyError, canonical_or_raw
 
 
-def _canonical_or_raw(document):
-    try:
-        return canonical_policy(document)
-    except PolicyError:
-        return document
+class PolicyParameters(Parameters):
+    """minio_policy options, parsed and validated before connecting (the first error wins)."""
 
-
-class PolicyManager:
-    """Reads the policy once, compares it with the desired state and applies the difference."""
-
-    def __init__(self, module):
-        self.module = module
-        self.check_mode = module.check_mode
-        self.name = module.params["name"]
-        self.state = module.params["state"]
-        self.detach = module.params["detach"]
+    def __init__(self, params):
+        super().__init__(params)
+        self.name = params["name"]
+        self.detach = params["detach"]
         self.desired = None
-        self.diff = DifferenceTracker()
-        self.validate()
-        self.conn = MinioConnection.from_module(module)
-        self.existing = read_policy(self.conn, self.name)
-        if self.existing:
-            self.existing["document"] = _canonical_or_raw(self.existing["document"])
-
-    def fail(self, msg):
-        self.module.fail_json(msg=msg, changed=False)
-
-    def validate(self):
         error = validate_policy_name(self.name)
         if error:
-            self.fail(error)
-        if self.name in BUILTIN_POLICIES:
-            self.fail(f"'{self.name}' is a policy MinIO creates itself; it cannot be changed or deleted. "
-                      "Create a policy with another name.")
-        if self.state == "present":
-            try:
-                self.desired = load_desired_policy(self.module.params["policy"])
-            except PolicyError as exc:
-                self.fail(str(exc))
+            self.errors.append(error)
+        elif self.name in BUILTIN_POLICIES:
+            self.errors.append(f"'{self.name}' is a policy MinIO creates itself; it cannot be changed or deleted. "
+                               "Create a policy with another name.")
+        elif self.state == "present":
+            self.desired = self.parse(load_desired_policy, params["policy"], PolicyError)
+
+
+class PolicyManager(Manager):
+    """Reads the policy once, compares it with the desired state and applies the difference."""
+
+    resource_key = "policy"
+
+    def read(self):
+        existing = read_policy(self.conn, self.p.name)
+        if existing:
+            existing["document"] = canonical_or_raw(existing["document"])
+        return existing
 
     def present(self):
+        name, desired = self.p.name, self.p.desired
         if self.existing is None:
             self.diff.add("state", "absent", "present")
-        elif self.existing["document"] != self.desired:
-            self.diff.add("document", self.existing["document"], self.desired)
-        if self.diff and not self.check_mode:
-            self.conn.call(f"write policy {self.name}", self.conn.admin.policy_add,
-                           policy_name=self.name, policy=self.desired)
-        if self.diff and self.check_mode:
-            base = self.existing or dict(name=self.name, attached_users=[], attached_groups=[])
-            return dict(base, document=self.desired)
-        return read_policy(self.conn, self.name) if self.diff else self.existing
+        elif self.existing["document"] != desired:
+            self.diff.add("document", self.existing["document"], desired)
+        if not self.diff:
+            return self.existing
+        self.changes.append(lambda: self.conn.call(f"write policy {name}", self.conn.admin.policy_add,
+                                                   policy_name=name, policy=desired))
+        base = self.existing or dict(name=name, attached_users=[], attached_groups=[])
+        return self.apply(dict(base, document=desired), lambda: read_policy(self.conn, name))
 
     def absent(self):
         if self.existing is None:
             return None
+        name = self.p.name
         users, groups = self.existing["attached_users"], self.existing["attached_groups"]
-        if (users or groups) and not self.detach:
+        if (users or groups) and not self.p.detach:
             holders = [f"{kind} {', '.join(names)}" for kind, names in (("users", users), ("groups", groups)) if names]
-            self.fail(f"policy '{self.name}' is still attached to {' and '.join(holders)}; nothing was deleted. "
+            self.fail(f"policy '{name}' is still attached to {' and '.join(holders)}; nothing was deleted. "
                       "Detach it first, or set detach: true")
         if users or groups:
             self.diff.add("attachments", dict(users=users, groups=groups), dict(users=[], groups=[]))
         self.diff.add("state", "present", "absent")
-        if not self.check_mode:
-            for user in users:
-                self.conn.call(f"detach policy {self.name} from user {user}", self.conn.admin.detach_policy,
-                               policies=[self.name], user=user)
-            for group in groups:
-                self.conn.call(f"detach policy {self.name} from group {group}", self.conn.admin.detach_policy,
-                               policies=[self.name], group=group)
-            self.conn.call(f"delete policy {self.name}", self.conn.admin.policy_remove, policy_name=self.name)
-        return None
-
-    def run(self):
-        result = self.present() if self.state == "present" else self.absent()
-        self.module.exit_json(**self.diff.module_result("policy", self.existing, result, self.module._diff))
+        for user in users:
+            self.changes.append(lambda user=user: self.conn.call(
+                f"detach policy {name} from user {user}", self.conn.admin.detach_policy, policies=[name], user=user))
+        for group in groups:
+            self.changes.append(lambda group=group: self.conn.call(
+                f"detach policy {name} from group {group}", self.conn.admin.detach_policy, policies=[name],
+                group=group))
+        self.changes.append(lambda: self.conn.call(f"delete policy {name}", self.conn.admin.policy_remove,
+                                                   policy_name=name))
+        return self.apply(None, lambda: None)
 
 
-def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(
         name=dict(type="str", required=True),
         policy=dict(type="raw"),
         state=dict(type="str", default="present", choices=["present", "absent"]),
         detach=dict(type="bool", default=False),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=[("state", "present", ["policy"])])
-    require_minio(module)
-    try:
-        PolicyManager(module).run()
-    except MinioError as exc:
-        module.fail_json(msg=str(exc))
+    run_module(module, PolicyParameters, PolicyManager)
 
 
 if __name__ == "__main__":

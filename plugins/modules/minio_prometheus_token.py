@@ -140,7 +140,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible_collections.koprogo.storage.plugins.module_utils import _prometheus_token as tok
-from ansible_collections.koprogo.storage.plugins.module_utils._minio import (
+from ansible_collections.koprogo.storage.plugins.module_utils._iam import (
     validate_access_key,
     validate_secret,
 )

@@ -49,13 +49,8 @@ options:
     description: One sentence appended to the warning (how to move to a patched build).
     type: str
     default: ""
-attributes:
-  check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
-    support: full
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
-    support: none
+extends_documentation_fragment:
+  - koprogo.storage.minio.attributes_read_only
 author:
   - KoproGo contributors (@koprogo)
 """

@@ -188,15 +188,10 @@ changed_facets:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.koprogo.storage.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.koprogo.storage.plugins.module_utils._iam import (
-    add_service_account,
     desired_inline_policy,
     inline_policy_differs,
     normalize_expiration,
-    probe_secret,
-    read_service_account,
-    read_user,
     secret_needs_update,
     service_account_update_args,
     status_change,
@@ -207,73 +202,67 @@ from ansible_collections.koprogo.storage.plugins.module_utils._iam import (
     validate_service_account_name,
     validate_service_account_secret,
 )
-from ansible_collections.koprogo.storage.plugins.module_utils._minio import (
-    MinioConnection,
-    MinioError,
-    connection_argument_spec,
-    require_minio,
+from ansible_collections.koprogo.storage.plugins.module_utils._iam_state import (
+    add_service_account,
+    probe_secret,
+    read_service_account,
+    read_user,
 )
+from ansible_collections.koprogo.storage.plugins.module_utils._manager import Manager, Parameters, run_module
+from ansible_collections.koprogo.storage.plugins.module_utils._minio import connection_argument_spec
 from ansible_collections.koprogo.storage.plugins.module_utils._policy import PolicyError
 
 
-class ServiceAccountManager:
+class ServiceAccountParameters(Parameters):
+    """minio_service_account options, parsed and validated before connecting."""
+
+    def __init__(self, params):
+        super().__init__(params)
+        self.key_id = params["key_id"]
+        self.secret = params["key_secret"]
+        self.secrets = [self.secret]
+        self.update_mode = params["update_secret"]
+        self.parent_user = params["parent_user"]
+        self.display_name = params["display_name"]
+        self.description = params["description"]
+        self.status = params["status"]
+        self.connecting_user = params["access_key"]
+        self.check(validate_service_account_key(self.key_id))
+        self.check(validate_service_account_secret(self.secret))
+        self.check(validate_service_account_name(self.display_name))
+        self.check(validate_description(self.description))
+        if self.key_id == self.connecting_user:
+            self.errors.append(f"key_id '{self.key_id}' is the access key this module connects with")
+        self.policy_mode, self.policy = self.parse(desired_inline_policy, params["policy"], PolicyError) \
+            or ("unmanaged", None)
+        self.expiration = self.parse(normalize_expiration, params["expiration"], ValueError)
+
+
+class ServiceAccountManager(Manager):
     """Reads the service account once, compares it facet by facet and applies the difference in one update."""
 
-    def __init__(self, module):
-        self.module = module
-        self.check_mode = module.check_mode
-        p = module.params
-        self.key_id = p["key_id"]
-        self.secret = p["key_secret"]
-        self.update_mode = p["update_secret"]
-        self.parent_user = p["parent_user"]
-        self.display_name = p["display_name"]
-        self.description = p["description"]
-        self.status = p["status"]
-        self.state = p["state"]
-        self.diff = DifferenceTracker()
-        self.policy_mode, self.policy = "unmanaged", None
-        self.expiration = None
-        self.validate()
-        self.conn = MinioConnection.from_module(module, extra_secrets=[self.secret] if self.secret else [])
-        self.existing = read_service_account(self.conn, self.key_id)
+    resource_key = "service_account"
 
-    def fail(self, msg):
-        self.module.fail_json(msg=msg, changed=False)
+    def read(self):
+        return read_service_account(self.conn, self.p.key_id)
 
-    def validate(self):
-        p = self.module.params
-        errors = [validate_service_account_key(self.key_id),
-                  validate_service_account_secret(self.secret),
-                  validate_service_account_name(self.display_name),
-                  validate_description(self.description)]
-        if self.key_id == p["access_key"]:
-            errors.append(f"key_id '{self.key_id}' is the access key this module connects with")
-        try:
-            self.policy_mode, self.policy = desired_inline_policy(p["policy"])
-        except PolicyError as exc:
-            errors.append(str(exc))
-        try:
-            self.expiration = normalize_expiration(p["expiration"])
-        except ValueError as exc:
-            errors.append(str(exc))
-        errors = [e for e in errors if e]
-        if errors:
-            self.fail("; ".join(errors))
+    def read_back(self):
+        return read_service_account(self.conn, self.p.key_id)
 
     def require_parent(self):
-        if self.parent_user is None:
-            self.fail(f"service account '{self.key_id}' does not exist; parent_user is required to create it")
-        if self.secret is None:
-            self.fail(f"service account '{self.key_id}' does not exist; key_secret is required to create it")
-        if self.parent_user != self.module.params["access_key"]:
-            parent = read_user(self.conn, self.parent_user)
+        p = self.p
+        if p.parent_user is None:
+            self.fail(f"service account '{p.key_id}' does not exist; parent_user is required to create it")
+        if p.secret is None:
+            self.fail(f"service account '{p.key_id}' does not exist; key_secret is required to create it")
+        if p.parent_user != p.connecting_user:
+            parent = read_user(self.conn, p.parent_user)
             problem = None
             if parent is None:
-                problem = (f"parent user '{self.parent_user}' does not exist on {self.conn.endpoint}; "
+                problem = (f"parent user '{p.parent_user}' does not exist on {self.conn.endpoint}; "
                            "create it first with koprogo.storage.minio_user")
             elif parent["status"] == "disabled":
-                problem = (f"parent user '{self.parent_user}' is disabled; MinIO cannot create a service account "
+                problem = (f"parent user '{p.parent_user}' is disabled; MinIO cannot create a service account "
                            "for a disabled user")
             if problem and self.check_mode:
                 # An earlier task of the same check run may only have predicted the parent's creation.
@@ -282,96 +271,87 @@ class ServiceAccountManager:
                 self.fail(problem)
 
     def check_expiration(self):
-        error = validate_expiration(self.expiration)
+        error = validate_expiration(self.p.expiration)
         if error:
             self.fail(error)
 
+    def present(self):
+        return self.create() if self.existing is None else self.update()
+
     def create(self):
+        p = self.p
         self.require_parent()
         self.check_expiration()
         self.diff.add("state", "absent", "present")
-        predicted = dict(key_id=self.key_id, parent_user=self.parent_user,
-                         policy=self.policy if self.policy_mode == "inline" else None,
-                         display_name=self.display_name or "", description=self.description or "",
-                         expiration=self.expiration or "never", status=self.status or "enabled")
-        if self.check_mode:
-            return predicted
-        add_service_account(self.conn, self.parent_user, self.key_id, self.secret,
-                            policy=self.policy if self.policy_mode == "inline" else None,
-                            name=self.display_name, description=self.description, expiration=self.expiration)
-        if self.status == "disabled":
-            # MinIO creates service accounts enabled; the status needs an update, which resends the policy.
-            created = read_service_account(self.conn, self.key_id)
-            args = service_account_update_args(created, {"status": "disabled"}, self.policy_mode, self.policy)
-            self.conn.call(f"disable service account {self.key_id}", self.conn.admin.update_service_account,
-                           access_key=self.key_id, **args)
-        return read_service_account(self.conn, self.key_id)
+        inline = p.policy if p.policy_mode == "inline" else None
+        predicted = dict(key_id=p.key_id, parent_user=p.parent_user, policy=inline,
+                         display_name=p.display_name or "", description=p.description or "",
+                         expiration=p.expiration or "never", status=p.status or "enabled")
+        self.changes.append(lambda: add_service_account(
+            self.conn, p.parent_user, p.key_id, p.secret, policy=inline, name=p.display_name,
+            description=p.description, expiration=p.expiration))
+        if p.status == "disabled":
+            self.changes.append(self.disable_created)
+        return self.apply(predicted, self.read_back)
+
+    def disable_created(self):
+        # MinIO creates service accounts enabled; the status needs an update, which resends the policy.
+        p = self.p
+        args = service_account_update_args(self.read_back(), {"status": "disabled"}, p.policy_mode, p.policy)
+        self.conn.call(f"disable service account {p.key_id}", self.conn.admin.update_service_account,
+                       access_key=p.key_id, **args)
 
     def update(self):
-        current = self.existing
-        if self.parent_user is not None and self.parent_user != current["parent_user"]:
-            self.fail(f"service account '{self.key_id}' belongs to '{current['parent_user']}', not "
-                      f"'{self.parent_user}'; MinIO cannot move it: delete it first (state: absent)")
+        p, current = self.p, self.existing
+        if p.parent_user is not None and p.parent_user != current["parent_user"]:
+            self.fail(f"service account '{p.key_id}' belongs to '{current['parent_user']}', not "
+                      f"'{p.parent_user}'; MinIO cannot move it: delete it first (state: absent)")
         changes = {}
         check = None
-        if self.secret is not None and self.update_mode == "always":
-            check = probe_secret(self.module, self.conn, "service account", self.key_id, self.secret,
-                                 current["status"])
-        if secret_needs_update(True, self.secret, self.update_mode, check):
-            changes["secret"] = self.secret
+        if p.secret is not None and p.update_mode == "always":
+            check = probe_secret(self.conn, "service account", p.key_id, p.secret, current["status"],
+                                 self.module.warn)
+        if secret_needs_update(True, p.secret, p.update_mode, check):
+            changes["secret"] = p.secret
             self.diff.add("key_secret", "current", "new", secret=True)
-        if inline_policy_differs(current["policy"], self.policy_mode, self.policy):
-            self.diff.add("policy", current["policy"], self.policy)
-        for facet, desired in (("display_name", self.display_name), ("description", self.description)):
+        if inline_policy_differs(current["policy"], p.policy_mode, p.policy):
+            self.diff.add("policy", current["policy"], p.policy)
+        for facet, desired in (("display_name", p.display_name), ("description", p.description)):
             changed, error = text_change(current[facet], desired, facet)
             if error:
                 self.fail(error)
             if changed:
                 changes[facet] = desired
                 self.diff.add(facet, current[facet], desired)
-        if self.expiration is not None and self.expiration != current["expiration"]:
+        if p.expiration is not None and p.expiration != current["expiration"]:
             self.check_expiration()
-            changes["expiration"] = self.expiration
-            self.diff.add("expiration", current["expiration"], self.expiration)
-        new_status = status_change(current["status"], self.status)
+            changes["expiration"] = p.expiration
+            self.diff.add("expiration", current["expiration"], p.expiration)
+        new_status = status_change(current["status"], p.status)
         if new_status:
             changes["status"] = new_status
             self.diff.add("status", current["status"], new_status)
 
-        args = service_account_update_args(current, changes, self.policy_mode, self.policy)
+        args = service_account_update_args(current, changes, p.policy_mode, p.policy)
         if args is None:
             return current
-        if self.check_mode:
-            predicted = dict(current, **{k: v for k, v in changes.items() if k != "secret"})
-            if self.policy_mode != "unmanaged":
-                predicted["policy"] = self.policy
-            return predicted
-        self.conn.call(f"update service account {self.key_id}", self.conn.admin.update_service_account,
-                       access_key=self.key_id, **args)
-        return read_service_account(self.conn, self.key_id)
+        predicted = dict(current, **{k: v for k, v in changes.items() if k != "secret"})
+        if p.policy_mode != "unmanaged":
+            predicted["policy"] = p.policy
+        self.changes.append(lambda: self.conn.call(f"update service account {p.key_id}",
+                                                   self.conn.admin.update_service_account,
+                                                   access_key=p.key_id, **args))
+        return self.apply(predicted, self.read_back)
 
     def absent(self):
-        if self.existing is None:
-            return None
-        self.diff.add("state", "present", "absent")
-        if not self.check_mode:
-            self.conn.call(f"delete service account {self.key_id}", self.conn.admin.delete_service_account,
-                           access_key=self.key_id)
-        return None
-
-    def run(self):
-        if self.state == "absent":
-            result = self.absent()
-        elif self.existing is None:
-            result = self.create()
-        else:
-            result = self.update()
-        self.module.exit_json(**self.diff.module_result("service_account", self.existing, result, self.module._diff))
+        key_id = self.p.key_id
+        return self.remove(f"delete service account {key_id}", self.conn.admin.delete_service_account,
+                           access_key=key_id)
 
 
-def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(
         key_id=dict(type="str", required=True, no_log=False),
         key_secret=dict(type="str", no_log=True),
         update_secret=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
@@ -383,12 +363,12 @@ def main():
         status=dict(type="str", choices=["enabled", "disabled"]),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    require_minio(module)
-    try:
-        ServiceAccountManager(module).run()
-    except MinioError as exc:
-        module.fail_json(msg=str(exc))
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    run_module(module, ServiceAccountParameters, ServiceAccountManager)
 
 
 if __name__ == "__main__":

@@ -147,61 +147,52 @@ changed_facets:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.koprogo.storage.plugins.module_utils._diff import DifferenceTracker
 from ansible_collections.koprogo.storage.plugins.module_utils._iam import (
-    MISSING_POLICY,
     policy_attachment_changes,
-    probe_secret,
-    read_user,
     resulting_policies,
     secret_needs_update,
     status_change,
-    validate_password,
     validate_policy_name,
+    validate_secret,
     validate_user_name,
 )
-from ansible_collections.koprogo.storage.plugins.module_utils._minio import (
-    MinioConnection,
-    MinioError,
-    connection_argument_spec,
-    require_minio,
+from ansible_collections.koprogo.storage.plugins.module_utils._iam_state import (
+    policy_exists,
+    probe_secret,
+    read_user,
 )
+from ansible_collections.koprogo.storage.plugins.module_utils._manager import Manager, Parameters, run_module
+from ansible_collections.koprogo.storage.plugins.module_utils._minio import connection_argument_spec
 
 
-class UserManager:
+class UserParameters(Parameters):
+    """minio_user options, parsed and validated before connecting."""
+
+    def __init__(self, params):
+        super().__init__(params)
+        self.name = params["name"]
+        self.password = params["password"]
+        self.secrets = [self.password]
+        self.update_mode = params["update_password"]
+        self.status = params["status"]
+        self.policies = sorted(set(params["policies"])) if params["policies"] is not None else None
+        self.exclusive = params["exclusive"]
+        self.check(validate_user_name(self.name, params["access_key"]))
+        self.check(validate_secret("password", self.password))
+        for name in self.policies or ():
+            self.check(validate_policy_name(name))
+
+
+class UserManager(Manager):
     """Reads the user once, compares it facet by facet with the desired state and applies the difference."""
 
-    def __init__(self, module):
-        self.module = module
-        self.check_mode = module.check_mode
-        p = module.params
-        self.name = p["name"]
-        self.password = p["password"]
-        self.update_mode = p["update_password"]
-        self.status = p["status"]
-        self.policies = sorted(set(p["policies"])) if p["policies"] is not None else None
-        self.exclusive = p["exclusive"]
-        self.state = p["state"]
-        self.diff = DifferenceTracker()
-        self.validate()
-        self.conn = MinioConnection.from_module(module, extra_secrets=[self.password] if self.password else [])
-        self.existing = read_user(self.conn, self.name)
+    resource_key = "user"
 
-    def fail(self, msg):
-        self.module.fail_json(msg=msg, changed=False)
-
-    def validate(self):
-        errors = [validate_user_name(self.name, self.module.params["access_key"]),
-                  validate_password("password", self.password)]
-        errors += [validate_policy_name(name) for name in self.policies or ()]
-        errors = [e for e in errors if e]
-        if errors:
-            self.fail("; ".join(errors))
+    def read(self):
+        return read_user(self.conn, self.p.name)
 
     def require_policies_exist(self, names):
-        missing = [name for name in names
-                   if self.conn.try_call(f"read policy {name}", self.conn.admin.policy_info, policy_name=name,
-                                         missing=MISSING_POLICY, default=None) is None]
+        missing = [name for name in names if not policy_exists(self.conn, name)]
         if missing and self.check_mode:
             # An earlier task of the same check run may only have predicted their creation.
             self.module.warn(f"policies {missing} do not exist on {self.conn.endpoint} yet; a real run fails "
@@ -212,28 +203,30 @@ class UserManager:
 
     def secret_check(self):
         """match, differs or unverifiable (None when not needed)."""
-        if self.existing is None or self.password is None or self.update_mode != "always":
+        p = self.p
+        if self.existing is None or p.password is None or p.update_mode != "always":
             return None
-        return probe_secret(self.module, self.conn, "user", self.name, self.password, self.existing["status"])
+        return probe_secret(self.conn, "user", p.name, p.password, self.existing["status"], self.module.warn)
 
     def present(self):
-        current = self.existing or dict(name=self.name, status="enabled", policies=[])
+        p = self.p
+        current = self.existing or dict(name=p.name, status="enabled", policies=[])
         if self.existing is None:
-            if self.password is None:
-                self.fail(f"user '{self.name}' does not exist; password is required to create it")
+            if p.password is None:
+                self.fail(f"user '{p.name}' does not exist; password is required to create it")
             self.diff.add("state", "absent", "present")
 
         check = self.secret_check()
-        set_secret = secret_needs_update(self.existing is not None, self.password, self.update_mode, check)
+        set_secret = secret_needs_update(self.existing is not None, p.password, p.update_mode, check)
         if set_secret and self.existing is not None:
             self.diff.add("password", "current", "new", secret=True)
 
-        new_status = status_change(current["status"], self.status)
+        new_status = status_change(current["status"], p.status)
         if new_status and self.existing is not None:
             self.diff.add("status", current["status"], new_status)
         final_status = new_status or current["status"]
 
-        to_attach, to_detach = policy_attachment_changes(current["policies"], self.policies, self.exclusive)
+        to_attach, to_detach = policy_attachment_changes(current["policies"], p.policies, p.exclusive)
         final_policies = resulting_policies(current["policies"], to_attach, to_detach)
         if (to_attach or to_detach) and self.existing is not None:
             self.diff.add("policies", current["policies"], final_policies)
@@ -241,50 +234,43 @@ class UserManager:
             self.require_policies_exist(to_attach)
         if (to_attach or to_detach) and current["status"] == "disabled" and final_status == "disabled" \
                 and not set_secret:
-            self.fail(f"MinIO cannot attach or detach policies of a disabled user ('{self.name}'); "
+            self.fail(f"MinIO cannot attach or detach policies of a disabled user ('{p.name}'); "
                       "enable it (status: enabled) to change its policies")
 
         if not self.diff:
             return self.existing
-        if self.check_mode:
-            return dict(name=self.name, status=final_status, policies=final_policies)
+        self.queue_writes(current["status"], final_status, set_secret, to_attach, to_detach)
+        return self.apply(dict(name=p.name, status=final_status, policies=final_policies),
+                          lambda: read_user(self.conn, p.name))
 
+    def queue_writes(self, status_now, final_status, set_secret, to_attach, to_detach):
         # Order matters: user_add sets the secret but also enables the user, and MinIO only
         # attaches or detaches policies of an enabled user; so disable last.
-        status_now = current["status"]
+        name, admin, call = self.p.name, self.conn.admin, self.conn.call
         if set_secret:
-            self.conn.call(f"write user {self.name}", self.conn.admin.user_add,
-                           access_key=self.name, secret_key=self.password)
+            self.changes.append(lambda: call(f"write user {name}", admin.user_add, access_key=name,
+                                             secret_key=self.p.password))
             status_now = "enabled"
         if final_status == "enabled" and status_now == "disabled":
-            self.conn.call(f"enable user {self.name}", self.conn.admin.user_enable, access_key=self.name)
+            self.changes.append(lambda: call(f"enable user {name}", admin.user_enable, access_key=name))
             status_now = "enabled"
         if to_attach:
-            self.conn.call(f"attach policies {to_attach} to user {self.name}", self.conn.admin.attach_policy,
-                           policies=to_attach, user=self.name)
+            self.changes.append(lambda: call(f"attach policies {to_attach} to user {name}", admin.attach_policy,
+                                             policies=to_attach, user=name))
         if to_detach:
-            self.conn.call(f"detach policies {to_detach} from user {self.name}", self.conn.admin.detach_policy,
-                           policies=to_detach, user=self.name)
+            self.changes.append(lambda: call(f"detach policies {to_detach} from user {name}", admin.detach_policy,
+                                             policies=to_detach, user=name))
         if final_status == "disabled" and status_now == "enabled":
-            self.conn.call(f"disable user {self.name}", self.conn.admin.user_disable, access_key=self.name)
-        return read_user(self.conn, self.name)
+            self.changes.append(lambda: call(f"disable user {name}", admin.user_disable, access_key=name))
 
     def absent(self):
-        if self.existing is None:
-            return None
-        self.diff.add("state", "present", "absent")
-        if not self.check_mode:
-            self.conn.call(f"delete user {self.name}", self.conn.admin.user_remove, access_key=self.name)
-        return None
-
-    def run(self):
-        result = self.present() if self.state == "present" else self.absent()
-        self.module.exit_json(**self.diff.module_result("user", self.existing, result, self.module._diff))
+        name = self.p.name
+        return self.remove(f"delete user {name}", self.conn.admin.user_remove, access_key=name)
 
 
-def main():
-    argument_spec = connection_argument_spec()
-    argument_spec.update(
+def argument_spec():
+    spec = connection_argument_spec()
+    spec.update(
         name=dict(type="str", required=True),
         password=dict(type="str", no_log=True),
         update_password=dict(type="str", default="on_create", choices=["on_create", "always"], no_log=False),
@@ -293,12 +279,12 @@ def main():
         exclusive=dict(type="bool", default=False),
         state=dict(type="str", default="present", choices=["present", "absent"]),
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    require_minio(module)
-    try:
-        UserManager(module).run()
-    except MinioError as exc:
-        module.fail_json(msg=str(exc))
+    return spec
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    run_module(module, UserParameters, UserManager)
 
 
 if __name__ == "__main__":

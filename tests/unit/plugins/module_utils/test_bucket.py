@@ -78,11 +78,6 @@ def test_parse_size_rejects(value, reason):
         b.parse_size(value)
 
 
-@pytest.mark.parametrize("size, text", [(10 * 2**30, "10GiB"), (1024, "1KiB"), (1000, "1000B"), (0, "0B")])
-def test_human_size(size, text):
-    assert b.human_size(size) == text
-
-
 # --- anonymous access -----------------------------------------------------------
 
 MC_DOWNLOAD = {"Statement": [

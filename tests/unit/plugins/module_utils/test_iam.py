@@ -213,8 +213,8 @@ def test_validate_user_name(name, root, ok):
 
 
 @pytest.mark.parametrize(("secret", "ok"), [(None, True), ("12345678", True), ("1234567", False), ("", False)])
-def test_validate_password(secret, ok):
-    assert (_iam.validate_password("password", secret) is None) is ok
+def test_validate_secret(secret, ok):
+    assert (_iam.validate_secret("password", secret) is None) is ok
 
 
 @pytest.mark.parametrize(
@@ -310,18 +310,48 @@ def test_is_inherit_request(given, inherit):
     assert _iam.is_inherit_request(given) is inherit
 
 
-@pytest.mark.parametrize("status, expected, probed", [
-    pytest.param("disabled", "unverifiable", False, id="disabled-not-probed"),
-    pytest.param("enabled", "match", True, id="enabled-probed"),
+@pytest.mark.parametrize(("key", "ok"), [(None, True), ("abc", True), ("ab", False), ("a" * 128, True),
+                                         ("a" * 129, False), ("a=b", False), ("a,b", False), ("a b", False)])
+def test_validate_access_key(key, ok):
+    assert (_iam.validate_access_key("access_key", key) is None) is ok
+
+
+# --------------------------------------------------------------------------- server answers -> views
+
+@pytest.mark.parametrize(("value", "expected"), [(None, []), ("", []), ("b,a", ["a", "b"]), ("a,,b,", ["a", "b"])])
+def test_split_policy_names(value, expected):
+    assert _iam.split_policy_names(value) == expected
+
+
+def test_user_list_view():
+    data = {"bob": {"status": "disabled"}, "alice": {"status": "enabled", "policyName": "rw,ro"}}
+    assert _iam.user_list_view(data) == {"alice": {"status": "enabled", "policies": ["ro", "rw"]},
+                                         "bob": {"status": "disabled", "policies": []}}
+
+
+ENTITIES = {"policyMappings": [{"policy": "rw", "users": ["b", "a"], "groups": ["g"]}],
+            "userMappings": [{"user": "alice", "policies": ["rw", "ro"]}]}
+
+
+@pytest.mark.parametrize(("data", "kind", "name", "expected"), [
+    pytest.param(ENTITIES, "policy", "rw", (["a", "b"], ["g"]), id="policy-attached"),
+    pytest.param(ENTITIES, "policy", "other", ([], []), id="policy-unattached"),
+    pytest.param({}, "policy", "rw", ([], []), id="policy-empty-answer"),
+    pytest.param(ENTITIES, "user", "alice", ["ro", "rw"], id="user-policies"),
+    pytest.param(ENTITIES, "user", "bob", [], id="user-none"),
+    pytest.param({"userMappings": None}, "user", "alice", [], id="user-null-answer"),
 ])
-def test_probe_secret(monkeypatch, status, expected, probed):
-    calls, warnings = [], []
-    monkeypatch.setattr(_iam, "check_secret", lambda *args: calls.append(args) or "match")
+def test_policy_entities_of(data, kind, name, expected):
+    assert _iam.policy_entities_of(data, kind, name) == expected
 
-    class Module:
-        warn = staticmethod(warnings.append)
 
-    assert _iam.probe_secret(Module, "conn", "user", "alice", "s3cretpass", status) == expected
-    assert bool(calls) is probed
-    assert bool(warnings) is not probed
-    assert all("cannot be checked" in w and "'alice'" in w for w in warnings)
+@pytest.mark.parametrize(("kwargs", "expected"), [
+    pytest.param({}, {"accessKey": "k", "secretKey": "s", "targetUser": "u"}, id="minimal"),
+    pytest.param({"name": "", "description": None, "policy": None, "expiration": "never"},
+                 {"accessKey": "k", "secretKey": "s", "targetUser": "u"}, id="empty-values-left-out"),
+    pytest.param({"name": "n", "description": "d", "policy": GET_A, "expiration": "2027-01-01T00:00:00Z"},
+                 {"accessKey": "k", "secretKey": "s", "targetUser": "u", "name": "n", "description": "d",
+                  "policy": GET_A, "expiration": "2027-01-01T00:00:00Z"}, id="all"),
+])
+def test_service_account_add_body(kwargs, expected):
+    assert _iam.service_account_add_body("u", "k", "s", **kwargs) == expected

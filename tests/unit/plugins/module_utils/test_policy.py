@@ -8,6 +8,7 @@ import pytest
 from ansible_collections.koprogo.storage.plugins.module_utils._policy import (
     DEFAULT_VERSION,
     PolicyError,
+    canonical_or_raw,
     canonical_policy,
     load_policy,
     policies_equal,
@@ -68,6 +69,27 @@ def test_policies_equal(left, right):
 ])
 def test_policies_differ(left, right):
     assert not policies_equal(left, right)
+
+
+@pytest.mark.parametrize("left, right", [
+    pytest.param({"Statement": []}, BASE, id="invalid vs valid"),
+    pytest.param("{not json", "{not json", id="both malformed"),
+])
+def test_invalid_policy_equals_nothing(left, right):
+    first, second = left, right
+    assert not policies_equal(first, second)
+    assert not policies_equal(second, first)
+
+
+@pytest.mark.parametrize("document, expected", [
+    pytest.param(variant(Statement=[LIST, READ]), BASE, id="valid: canonical"),
+    pytest.param(json.dumps(variant(Statement=[LIST, READ])), BASE, id="valid text: canonical"),
+    pytest.param({"Statement": [], "x": 1}, {"Statement": [], "x": 1}, id="invalid dict: as is"),
+    pytest.param('{"Statement": []}', {"Statement": []}, id="invalid JSON text: decoded"),
+    pytest.param("{not json", "{not json", id="not JSON: as is"),
+])
+def test_canonical_or_raw(document, expected):
+    assert canonical_or_raw(document) == expected
 
 
 def test_canonical_policy_adds_default_version_and_sorts():
