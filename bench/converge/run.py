@@ -122,7 +122,7 @@ def make_secrets(folder: Path) -> None:
         path = folder / name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write("".join(secrets.choice(alphabet) for _ in range(length)))
+            fh.write("".join(secrets.choice(alphabet) for _unused in range(length)))
 
 
 def stack_vars(connection: str, secrets_dir: Path) -> dict:
@@ -282,9 +282,10 @@ def bench_connection(connection: str, workdir: Path, keep: bool) -> dict:
 
 
 def versions() -> dict:
-    out = subprocess.run([str(BIN / "ansible-playbook"), "--version"], capture_output=True, text=True).stdout
+    out = subprocess.run([str(BIN / "ansible-playbook"), "--version"], capture_output=True, text=True,
+                         check=False).stdout
     m = re.search(r"core ([\d.]+)", out)
-    ssh = subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.strip()
+    ssh = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False).stderr.strip()
     return {"ansible_core": m.group(1) if m else "unknown", "ssh_client": ssh}
 
 
@@ -369,7 +370,7 @@ def main() -> int:
         print("bench/converge: no MinIO build in .cache/bin (run `make minio`)", file=sys.stderr)
         return 1
     # A kill (SIGTERM) still removes the containers and the temporary folder.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    signal.signal(signal.SIGTERM, lambda *_args: sys.exit(143))
     loadavg = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="koprogo-bench-converge-"))
     runs = {}
