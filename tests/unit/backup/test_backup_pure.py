@@ -190,3 +190,30 @@ def name(stamp):
 ])
 def test_manifests_to_prune(names, days, expected):
     assert retention.manifests_to_prune(names, NOW, days) == expected
+
+
+@pytest.mark.parametrize(("tags", "tokens"), [
+    ({}, []),
+    ({"kind": "deed"}, [("kind", "deed")]),
+    ({"b": "2", "a": "1"}, [("a", "1"), ("b", "2")]),
+    ({"state": "signed by syndic"}, [("state", "signed+by+syndic")]),
+    ({"k&=": "v+%/é"}, [("k%26%3D", "v%2B%25%2F%C3%A9")]),
+    ({"safe-_.~": "x"}, [("safe-_.~", "x")]),
+])
+def test_tag_tokens_encode_like_go_url_values(tags, tokens):
+    assert mf.tag_tokens(tags) == tokens
+
+
+@pytest.mark.parametrize(("entry", "listed", "same"), [
+    ({"tags": {"a b": "c"}}, {"tag_tokens": [["a+b", "c"]]}, True),
+    ({"tags": {}}, {"tag_tokens": []}, True),
+    ({"tags": {}}, {"tag_tokens": [["a", "1"]]}, False),          # tagged since the last run
+    ({"tags": {"a": "1"}}, {"tag_tokens": []}, False),            # untagged since
+    ({"tags": {"a": "1"}}, {"tag_tokens": [["a", "2"]]}, False),  # changed
+    ({"tags": {"a b": "c"}}, {"tag_tokens": [["a%20b", "c"]]}, False),  # other spelling: read, never guessed
+    ({}, {"tag_tokens": []}, False),                              # read this run: no tags recorded yet
+    ({"tags": {}}, {}, False),                                    # listing without tags (fallback)
+    ({"tags": {}}, None, False),
+])
+def test_same_listed_tags(entry, listed, same):
+    assert mf.same_listed_tags(entry, listed) is same

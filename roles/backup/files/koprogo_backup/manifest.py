@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import urllib.parse
 from collections.abc import Mapping
 
 FORMAT = "koprogo-backup-manifest/2"
@@ -98,3 +99,17 @@ def compare_live(manifest_objects: Mapping, live: Mapping) -> dict:
 def target_key(key: str, bucket: str, multi_bucket_target: bool) -> str:
     """Key in the restore target: unchanged, or under <bucket>/ when several buckets go into one."""
     return f"{bucket}/{key}" if multi_bucket_target else key
+
+
+def tag_tokens(tags: Mapping) -> list:
+    """Tags URL-encoded like Go's url.Values (MinIO's stored form), as sorted (key, value) pairs.
+    Equal to a listing's tokens means equal tags (the encoding is one-to-one); a client that encoded
+    its tags otherwise only makes them look changed, and they are then read with a request."""
+    quote = urllib.parse.quote_plus
+    return sorted((quote(str(k), safe=""), quote(str(v), safe="")) for k, v in tags.items())
+
+
+def same_listed_tags(entry: Mapping, listed: Mapping | None) -> bool:
+    """True when an entry carried over from the previous run has the tags the listing shows."""
+    return (listed is not None and "tags" in entry and "tag_tokens" in listed
+            and tag_tokens(entry["tags"] or {}) == [tuple(t) for t in listed["tag_tokens"]])

@@ -76,10 +76,10 @@ class Run:
         names = self.rclone.list_names("vault:blobs", EXIT_OFFSITE)
         return {n for n in names if retention.BLOB_NAME.match(n)}
 
-    def list_source(self) -> dict:
+    def list_source(self, with_tags: bool = False) -> dict:
         try:
             buckets = self.cfg["source"]["buckets"] or sorted(b.name for b in self.src.list_buckets())
-            return {bucket: s3.list_latest(self.src, bucket) for bucket in buckets}
+            return {bucket: s3.list_latest(self.src, bucket, with_tags=with_tags) for bucket in buckets}
         except S3Error as exc:
             raise BackupError(EXIT_SOURCE, f"cannot list the source: {exc}") from None
         except NETWORK_ERRORS as exc:
@@ -172,8 +172,11 @@ class Run:
                         staged.add(blob)
                 self.upload(stage, sorted(os.listdir(stage)), work)
                 known |= staged
-            # tags can change without any other change: read them for every object
-            items = [(b, k) for b in entries for k in entries[b]]
+            # tags can change without any other change: an unchanged object keeps its recorded tags
+            # only when the listing shows the same tags; every other object's tags are read
+            items = [(b, k) for b in entries for k in entries[b]
+                     if not mf.same_listed_tags(entries[b][k], listing[b].get(k))]
+            log(f"reading the tags of {len(items)} object(s); the listing shows the others' tags unchanged")
             for (bucket, key), tags in zip(items, pool.map(lambda item: self.tags(*item), items)):
                 if tags is None:
                     gone[bucket].add(key)
@@ -279,7 +282,7 @@ class Run:
             except (S3Error, *NETWORK_ERRORS) as exc:
                 raise BackupError(EXIT_OFFSITE, f"offsite unreachable: {exc}") from None
             known = self.offsite_blobs()
-            listing = self.list_source()
+            listing = self.list_source(with_tags=True)
             total = sum(len(v) for v in listing.values())
             log(f"run {stamp}: {len(listing)} bucket(s), {total} object(s), {len(known)} blob(s) offsite")
             if total == 0 and known:

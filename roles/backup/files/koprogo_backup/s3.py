@@ -32,15 +32,31 @@ def client(endpoint: str, access_key: str, secret_key: str, region: str, read_ti
                  region=region, http_client=http)
 
 
-def list_latest(mc: Minio, bucket: str, prefix: Optional[str] = None) -> dict:
+def list_latest(mc: Minio, bucket: str, prefix: Optional[str] = None, with_tags: bool = False) -> dict:
     """key -> {size, etag, last_modified} of the current version of every object (folder markers
-    and keys with any character included; the SDK lists with encoding-type=url)."""
+    and keys with any character included; the SDK lists with encoding-type=url). with_tags adds
+    "tag_tokens": the object's tags as MinIO's listing extension (metadata=true) spells them, still
+    URL-encoded (the SDK splits them without decoding), to tell unchanged tags without a request."""
+    if with_tags:
+        try:
+            return _list(mc, bucket, prefix, True)
+        except ValueError:
+            # the SDK could not split a listed tag set: list without tags, every object's tags are
+            # then read one by one
+            pass
+    return _list(mc, bucket, prefix, False)
+
+
+def _list(mc: Minio, bucket: str, prefix: Optional[str], with_tags: bool) -> dict:
     objects = {}
-    for obj in mc.list_objects(bucket, prefix=prefix, recursive=True):
-        objects[obj.object_name] = {
+    for obj in mc.list_objects(bucket, prefix=prefix, recursive=True, include_user_meta=with_tags):
+        entry = {
             "size": int(obj.size or 0), "etag": (obj.etag or "").strip('"'),
             "last_modified": obj.last_modified.isoformat() if obj.last_modified else None,
         }
+        if with_tags:
+            entry["tag_tokens"] = sorted((obj.tags or {}).items())
+        objects[obj.object_name] = entry
     return objects
 
 
