@@ -39,7 +39,7 @@ SAMPLES = [
     ("building-1/pv-ag-2026-06-12.pdf", 180_000, "application/pdf",
      {"ContentDisposition": 'attachment; filename="PV AG 2026-06-12.pdf"'}, {"document-type": "minutes"},
      "kind=minutes&year=2026"),
-    ("building-1/décompte charges 2025 – l’immeuble.pdf", 95_000, "application/pdf",
+    ("building-1/d\u00e9compte charges 2025 \u2013 l\u2019immeuble.pdf", 95_000, "application/pdf",
      {"CacheControl": "private, max-age=0"}, {"document-type": "statement", "uploaded-by": "syndic"},
      "kind=statement"),
     ("building-2/facture-0042.xml", 12_000, "application/xml",
@@ -88,7 +88,7 @@ def prometheus(url: str, path: str, **params) -> dict:
 def wait_for(predicate, attempts: int = 90):
     """Poll once a second; bounded by attempts, not by a clock assertion."""
     value = predicate()
-    for _ in range(attempts):
+    for _attempt in range(attempts):
         if value:
             break
         time.sleep(1)
@@ -129,8 +129,7 @@ def main() -> int:
                       aws_secret_access_key=(demo / "minio_root_password").read_text().strip(),
                       region_name="us-east-1", config=Config(s3={"addressing_style": "path"}))
     added = seed(s3)
-    total = sum(1 for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
-                for _ in page.get("Contents", []))
+    total = sum(len(page.get("Contents", [])) for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET))
     print(f"  ok   {len(SAMPLES)} sample documents under {BUCKET}/{PREFIX} ({added} added now; "
           f"Content-Type, Content-Disposition, Cache-Control, metadata, tags); {total} objects in the bucket")
 

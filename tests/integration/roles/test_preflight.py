@@ -88,10 +88,11 @@ def site(host, tmp_path_factory, gpg_public_key):
 def gpg_public_key(tmp_path_factory) -> str:
     home = tmp_path_factory.mktemp("gnupg-preflight")
     home.chmod(0o700)
-    run = {"check": True, "capture_output": True}
     subprocess.run(["gpg", "--batch", "--homedir", str(home), "--passphrase", "", "--quick-gen-key",
-                    "Pre-flight test <preflight@koprogo.invalid>", "future-default", "default", "never"], **run)
-    key = subprocess.run(["gpg", "--batch", "--homedir", str(home), "--armor", "--export"], text=True, **run).stdout
+                    "Pre-flight test <preflight@koprogo.invalid>", "future-default", "default", "never"],
+                   check=True, capture_output=True)
+    key = subprocess.run(["gpg", "--batch", "--homedir", str(home), "--armor", "--export"], text=True, check=True,
+                         capture_output=True).stdout
     subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False, capture_output=True)
     return key
 
