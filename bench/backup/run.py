@@ -230,7 +230,7 @@ def update_docs(r, table):
         f"Measured {r['date']} on {r['machine']} (load average {r['load_average']} at start), rclone "
         f"{r['versions']['rclone']}. Goal: incremental <= 15% of full ({goal}).\n"
         "Our run does more than mc's per object (sha256 for the manifest, encryption of contents and\n"
-        "names, the tags of every object, a count check against a second listing), so it is slower; the\n"
+        "names, the tags of new or re-tagged objects, a count check against a second listing), so it is slower; the\n"
         "incremental run reads only objects whose key, ETag, size or last-modified changed and uploads\n"
         "each new content once (blobs named by sha256; a replaced object's old blob stays for the\n"
         "retention). A plain `mc mirror` never overwrites a changed object. With `--overwrite`, this mc\n"
@@ -239,7 +239,7 @@ def update_docs(r, table):
         "made while the object was being mirrored or hidden by clock skew between the two servers, which\n"
         "an ETag comparison does not (read from mc's cmd/difference.go, not measured here).\n"
     )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |^<!-- |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: body + "\n", text).rstrip() + "\n"
     else:

@@ -127,7 +127,7 @@ def write_docs(result, table):
         f"the run without that facet ({ours['median'] - result['cases']['ours_without_abort']['median']:+.2f} s"
         " median difference).\n"
     )
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |^<!-- |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: body + "\n", text).rstrip() + "\n"
     else:
