@@ -34,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from helpers.gpg import make_key  # noqa: E402
 from helpers.minio_server import MC_BIN, MinioServer  # noqa: E402
 
 PACKAGE_DIR = ROOT / "roles" / "backup" / "files"  # holds the koprogo_backup package
@@ -60,13 +61,9 @@ def timed(cmd, env=None):
 
 def make_gpg(tmp: Path):
     home = tmp / "gnupg"
-    home.mkdir(mode=0o700)
-    subprocess.run(["gpg", "--batch", "--homedir", str(home), "--passphrase", "", "--quick-gen-key",
-                    "bench <bench@koprogo.invalid>", "future-default", "default", "never"], check=True,
-                   capture_output=True)
+    home.mkdir()
     recipient = tmp / "recipient.asc"
-    with open(recipient, "wb") as handle:
-        subprocess.run(["gpg", "--batch", "--homedir", str(home), "--armor", "--export"], check=True, stdout=handle)
+    recipient.write_text(make_key(home, "bench <bench@koprogo.invalid>")[1])
     return home, recipient
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -30,6 +29,9 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from helpers import ansible_run  # noqa: E402 (the tests' playbook runner, next to this folder)
 
 BUCKET = "koprogo-documents"
 PREFIX = "documents/demo-samples/"
@@ -48,33 +50,10 @@ SAMPLES = [
 ]
 
 
-def run_playbook(root: Path, playbook: str, extra: dict | None = None) -> dict:
-    """ansible-playbook with the json callback; returns the parsed document (never printed)."""
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK="ansible.posix.json", ANSIBLE_LOAD_CALLBACK_PLUGINS="1")
-    argv = [str(root / ".venv" / "bin" / "ansible-playbook"), "-i", str(root / "inventories" / "local"),
-            str(root / "playbooks" / playbook)]
-    extra_file = None
-    if extra:
-        # extra vars hold no secret here, but keep them off the command line anyway
-        extra_file = Path(os.environ["KOPROGO_DEMO_DIR"]) / f".extra-{playbook}.json"
-        extra_file.write_text(json.dumps(extra))
-        extra_file.chmod(0o600)
-        argv += ["-e", f"@{extra_file}"]
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-    if extra_file:
-        extra_file.unlink()
-    start = proc.stdout.find("\n{")
-    doc = json.loads(proc.stdout[start:] if start >= 0 else proc.stdout or "{}")
-    doc["rc"] = proc.returncode
-    return doc
-
-
-def task_result(doc: dict, name: str) -> dict:
-    for play in doc.get("plays", []):
-        for task in play.get("tasks", []):
-            if task["task"]["name"] == name:
-                return next(iter(task["hosts"].values()))
-    return {}
+def run_playbook(root: Path, playbook: str, extra: dict | None = None):
+    """ansible-playbook with the json callback (the tests' runner; extra vars go through a 0600 file)."""
+    return ansible_run.run_playbook(root / "playbooks" / playbook, inventory=str(root / "inventories" / "local"),
+                                    extra_vars=extra)
 
 
 def prometheus(url: str, path: str, **params) -> dict:
@@ -134,8 +113,8 @@ def main() -> int:
           f"Content-Type, Content-Disposition, Cache-Control, metadata, tags); {total} objects in the bucket")
 
     doc = run_playbook(root, "backup_now.yml")
-    result = task_result(doc, "Read the result").get("ansible_facts", {}).get("backup_now_result", {})
-    good = doc["rc"] == 0 and result.get("exit_code") == 0 and result.get("objects") == total
+    result = doc.tasks.get("Read the result", {}).get("ansible_facts", {}).get("backup_now_result", {})
+    good = doc.rc == 0 and result.get("exit_code") == 0 and result.get("objects") == total
     ok = ok and good
     print(f"  {'ok  ' if good else 'FAIL'} backup_now.yml: exit {result.get('exit_code', '?')} "
           f"({result.get('meaning', 'no result')}), {result.get('objects', '?')} objects, "
@@ -153,7 +132,7 @@ def main() -> int:
     })
     reports = sorted(report_dir.glob("restore-report-*.json"))
     report = json.loads(reports[-1].read_text()) if reports else {}
-    good = (doc["rc"] == 0 and report.get("result") == "ok" and report.get("selected") == total
+    good = (doc.rc == 0 and report.get("result") == "ok" and report.get("selected") == total
             and report.get("verified") == total and report.get("target_dropped") is True)
     ok = ok and good
     print(f"  {'ok  ' if good else 'FAIL'} restore drill (restore.yml into {DRILL_BUCKET}): "

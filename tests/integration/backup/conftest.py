@@ -5,29 +5,21 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
 
 import pytest
 from backup_helpers import OFFSITE_BUCKET, RCLONE, Backup, GpgKeys, readonly_user
+from helpers.gpg import make_key, stop_agent
 from helpers.minio_server import MinioServer
 
 
 @pytest.fixture(scope="session")
 def gpg_keys(tmp_path_factory) -> GpgKeys:
     home = tmp_path_factory.mktemp("gnupg-operator")
-    home.chmod(0o700)
-    subprocess.run(["gpg", "--batch", "--homedir", str(home), "--passphrase", "", "--quick-gen-key",
-                    "KoproGo backup test <backup-test@koprogo.invalid>", "future-default", "default", "never"],
-                   check=True, capture_output=True)
-    listing = subprocess.run(["gpg", "--batch", "--homedir", str(home), "--with-colons", "--list-keys"],
-                             check=True, capture_output=True, text=True).stdout
-    fingerprint = [line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")][0]
+    fingerprint, public = make_key(home, "KoproGo backup test <backup-test@koprogo.invalid>")
     recipient = home.parent / "recipient.asc"
-    with open(recipient, "wb") as handle:
-        subprocess.run(["gpg", "--batch", "--homedir", str(home), "--armor", "--export", fingerprint],
-                       check=True, stdout=handle)
+    recipient.write_text(public)
     yield GpgKeys(home, recipient, fingerprint)
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False, capture_output=True)
+    stop_agent(home)
 
 
 @pytest.fixture

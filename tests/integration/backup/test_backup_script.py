@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 from pathlib import Path
 
 from backup_helpers import OFFSITE_BUCKET
+from helpers.gpg import make_key
 
 MARKER_NAME = "marker-Zq7XkP-contract-lease.pdf"
 MARKER_BODY = b"KOPROGO-MARKER-7f3a9c1e-deed-of-co-ownership " * 50
@@ -206,10 +206,8 @@ def test_manifest_decrypts_only_with_the_private_key(backup_setup, source, gpg_k
     path = backup_setup.manifests()[-1]
     assert path.stat().st_mode & 0o077 == 0
     stranger = tmp_path / "gnupg-stranger"
-    stranger.mkdir(mode=0o700)
-    subprocess.run(["gpg", "--batch", "--homedir", str(stranger), "--passphrase", "", "--quick-gen-key",
-                    "Stranger <stranger@koprogo.invalid>", "future-default", "default", "never"],
-                   check=True, capture_output=True)
+    stranger.mkdir()
+    make_key(stranger, "Stranger <stranger@koprogo.invalid>")
     assert gpg_keys.decrypt(path, home=stranger).returncode != 0
     assert gpg_keys.manifest(path)["format"] == "koprogo-backup-manifest/2"
     # the same manifest is stored offsite

@@ -10,11 +10,11 @@ mtime of every file outside the kernel's and Ansible's scratch trees).
 from __future__ import annotations
 
 import secrets
-import subprocess
 
 import pytest
 from helpers.ansible_run import ROOT, run_playbook
 from helpers.edge_stack import CONSOLE_HOST, MINIO_BIN, S3_HOST, TRAEFIK_BIN, sha256
+from helpers.gpg import make_key, stop_agent
 from helpers.systemd_host import SystemdHost
 
 SITE = ROOT / "playbooks" / "site.yml"
@@ -87,14 +87,9 @@ def site(host, tmp_path_factory, gpg_public_key):
 @pytest.fixture(scope="module")
 def gpg_public_key(tmp_path_factory) -> str:
     home = tmp_path_factory.mktemp("gnupg-preflight")
-    home.chmod(0o700)
-    subprocess.run(["gpg", "--batch", "--homedir", str(home), "--passphrase", "", "--quick-gen-key",
-                    "Pre-flight test <preflight@koprogo.invalid>", "future-default", "default", "never"],
-                   check=True, capture_output=True)
-    key = subprocess.run(["gpg", "--batch", "--homedir", str(home), "--armor", "--export"], text=True, check=True,
-                         capture_output=True).stdout
-    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False, capture_output=True)
-    return key
+    public = make_key(home, "Pre-flight test <preflight@koprogo.invalid>")[1]
+    stop_agent(home)
+    return public
 
 
 @pytest.fixture(scope="module")
