@@ -124,6 +124,23 @@ class Stack:
             {"role": "koprogo.storage.backend_env", "tags": ["backend_env"]},
         ])
 
+    def converge_failure(self) -> str:
+        """Why the first converge failed, short enough to survive CI's excerpt: the failed
+        tasks, then the units' state and their journals (secrets scrubbed)."""
+        failed, task = [], ""
+        for line in self.first.stdout.splitlines():
+            if line.startswith("TASK ["):
+                task = line.rstrip(" *")
+            elif line.startswith(("fatal:", "failed:")):
+                failed += [task, line[:1500]]
+        units = self.host.exec("systemctl --no-pager --failed; journalctl --no-pager -n 30 -u minio -u traefik",
+                               check=False)
+        text = "\n".join([f"edge stack converge rc={self.first.rc}", *failed,
+                          "--- host:", units.stdout[-4000:], self.first.stderr[-1500:]])
+        for value in self.secrets.values():
+            text = text.replace(value, "<redacted>")
+        return text
+
     @property
     def secrets(self) -> dict:
         return {"root password": self.root_password, "backend secret": self.backend_secret,

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,16 +13,12 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.ports import free_port  # noqa: F401 - re-exported for the module suites
+
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("KOPROGO_CACHE", ROOT / ".cache"))
 MINIO_BIN = CACHE / "bin" / "minio"
 MC_BIN = CACHE / "bin" / "mc"
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 60.0, expect: int = 200) -> None:

@@ -34,21 +34,14 @@ from __future__ import annotations
 
 import os
 import shlex
-import socket
 import subprocess
 from pathlib import Path
 
 import yaml
+from helpers.ports import free_port  # noqa: F401 - re-exported for the role suites
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "tools" / "systemd-host.sh"
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class SystemdHost:

@@ -164,8 +164,9 @@ cmd_image() {
   echo "$out"
 }
 
+# One port picker for every test process (tests/helpers/ports.py says why).
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+  python3 "$root_dir/tests/helpers/ports.py"
 }
 
 cmd_up() {

@@ -300,23 +300,25 @@ def test_facet_check_apply_idempotent(facet_runs, key):
     facets = spec.get("facets", []) + [facet] if facet != "object_lock" else ["state"]
     before, after = _expected(spec["before"], case["bucket"]), _expected(spec["after"], case["bucket"])
     seen = case["seen"]
+    # Everything each step returned and every observation, so a failure in CI explains itself.
+    why = {step: case[step] for step in ("check", "apply", "again", "check_again")} | {"seen": seen}
     assert _same(seen["initial"], before), seen["initial"]
     # check: changed, server untouched
-    assert case["check"]["changed"] is True
-    assert case["check"]["changed_facets"] == facets
+    assert case["check"]["changed"] is True, why
+    assert case["check"]["changed_facets"] == facets, why
     assert _same(seen["after check"], before), seen["after check"]
     # apply: changed, server shows it
-    assert case["apply"]["changed"] is True
-    assert case["apply"]["changed_facets"] == facets
+    assert case["apply"]["changed"] is True, why
+    assert case["apply"]["changed_facets"] == facets, why
     assert _same(seen["after apply"], after), seen["after apply"]
     # apply again and check again: unchanged
     for step in ("again", "check_again"):
-        assert case[step]["changed"] is False, (step, case[step])
-        assert case[step]["changed_facets"] == []
+        assert case[step]["changed"] is False, (step, why)
+        assert case[step]["changed_facets"] == [], (step, why)
     # check mode predicted what apply read back
     if facet not in ("policy", "anonymous_access", "object_lock"):
-        assert case["check"]["bucket"][facet] == case["apply"]["bucket"][facet]
-    assert case["apply"]["bucket"] == case["again"]["bucket"]
+        assert case["check"]["bucket"][facet] == case["apply"]["bucket"][facet], why
+    assert case["apply"]["bucket"] == case["again"]["bucket"], why
 
 
 @pytest.mark.parametrize("key", [k for k in FACETS if FACETS[k]["drift"]])

@@ -65,7 +65,7 @@ def test_console_in_a_browser(stack, tmp_path):
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    assert stack.first.rc == 0, "the edge stack did not converge"
+    assert stack.first.rc == 0, stack.converge_failure()
     started = time.monotonic()
     url = f"https://{CONSOLE_HOST}:{stack.ports['https']}"
     name = f"console-check {secrets.token_hex(4)}.bin"

@@ -44,7 +44,7 @@ def go_duration_hours(text: str) -> float:
 
 
 def test_converge_succeeds_without_leaking_secrets(stack):
-    assert stack.first.rc == 0, stack.first.stdout[-6000:] + stack.first.stderr[-3000:]
+    assert stack.first.rc == 0, stack.converge_failure()
     for label, value in stack.secrets.items():
         assert value not in stack.first.stdout, f"{label} printed by the -v converge"
         assert value not in stack.first.stderr, f"{label} printed on stderr"

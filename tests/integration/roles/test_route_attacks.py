@@ -52,7 +52,7 @@ def _public_names_on_loopback():
 @pytest.fixture(scope="module")
 def edge(stack):
     """Endpoints, the backend's keys (from the rendered env file) and clients, read once."""
-    assert stack.first.rc == 0, "the edge stack did not converge (see test_edge_roles.py)"
+    assert stack.first.rc == 0, stack.converge_failure()
     env = stack.env()
     # The backend's key may only write below its prefix (minio_config_backend_key_prefix).
     key_prefix = env.get("S3_KEY_PREFIX", "documents").strip("/")

@@ -300,7 +300,7 @@ class Context:
 
 @pytest.fixture(scope="module")
 def ctx(stack, tmp_path_factory):
-    assert stack.first.rc == 0, "the edge stack did not converge"
+    assert stack.first.rc == 0, stack.converge_failure()
     from boto3.s3.transfer import TransferConfig
 
     c = Context(stack)
