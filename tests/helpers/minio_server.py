@@ -13,7 +13,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.ports import free_port  # noqa: F401 - re-exported for the module suites
+from helpers.ports import free_port  # also imported from here by the module suites
 
 ROOT = Path(__file__).resolve().parents[2]
 CACHE = Path(os.environ.get("KOPROGO_CACHE", ROOT / ".cache"))

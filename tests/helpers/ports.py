@@ -60,7 +60,7 @@ def free_port() -> int:
     """A loopback TCP port nothing listens on, outside the ephemeral range, reserved for this caller."""
     RESERVATIONS.mkdir(mode=0o1777, parents=True, exist_ok=True)
     high = max(_ephemeral_low(), LOW + 1000)
-    for _ in range(2000):
+    for _attempt in range(2000):
         port = random.randrange(LOW, high)  # noqa: S311 - not a secret, just spread
         if _bindable(port) and _reserve(port):
             return port

@@ -38,7 +38,9 @@ import subprocess
 from pathlib import Path
 
 import yaml
-from helpers.ports import free_port  # noqa: F401 - re-exported for the role suites
+from helpers.ports import free_port
+
+__all__ = ["SystemdHost", "free_port"]  # free_port is re-exported for the role suites
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "tools" / "systemd-host.sh"

@@ -240,6 +240,9 @@ def test_minio_config_can_run_on_the_controller(stack):
     ("traefik", {"traefik_console_password": "admin"}, "empty or weak"),
     ("traefik", {"traefik_console_host": "not a host"}, "two different DNS names"),
     ("minio_config", {"minio_config_backend_access_key": "ROOT"}, "never use the MinIO root credentials"),
+    # The module's own rule (shared through the minio_credential_problems filter), refused before any change.
+    ("minio_config", {"minio_config_backend_access_key": "kp=backend"}, "must not contain '='"),
+    ("minio_config", {"minio_config_backend_secret_key": "minioadmin"}, "well-known default value"),
 ])
 def test_bad_input_is_refused_before_any_change(stack, role, extra, message):
     extra = {key: (stack.root_user if value == "ROOT" else value) for key, value in extra.items()}
