@@ -118,9 +118,9 @@ def _tags(conn, bucket, key):
     return dict(tags) if tags else {}
 
 
-def read_s3(conn, bucket, key):
+def read_s3(conn, bucket, key, with_tags=True):
     """The entry of one object: bytes hashed as stored (a Content-Encoding is never decoded), the
-    Content-* headers, user metadata and tags. None when the object is gone."""
+    Content-* headers, user metadata and tags (None when with_tags is false). None when the object is gone."""
     def get():
         response = conn.s3.get_object(bucket, key)
         try:
@@ -132,11 +132,11 @@ def read_s3(conn, bucket, key):
             response.release_conn()
     entry = conn.try_call(f"read {key!r} in {bucket}", get, missing=("NoSuchKey",))
     if entry is not None:
-        entry["tags"] = _tags(conn, bucket, key)
+        entry["tags"] = _tags(conn, bucket, key) if with_tags else None
     return entry
 
 
-def read_local(root, key, guess_type):
+def read_local(root, key, guess_type, with_tags=True):
     """The entry of a file: size, sha256 and a Content-Type (guessed from the name or the default)."""
     path = os.path.join(root, *key.split("/"))
     try:
@@ -147,7 +147,8 @@ def read_local(root, key, guess_type):
     except OSError as exc:
         raise MinioError(f"read {path}: {exc.strerror}") from None
     entry = dict.fromkeys(HEADER_FIELDS)
-    entry.update(size=size, sha256=sha256, metadata={}, tags={}, content_type=DEFAULT_CONTENT_TYPE)
+    entry.update(size=size, sha256=sha256, metadata={}, tags={} if with_tags else None,
+                 content_type=DEFAULT_CONTENT_TYPE)
     if guess_type:
         entry["content_type"] = mimetypes.guess_type(key, strict=False)[0] or DEFAULT_CONTENT_TYPE
     return entry
@@ -178,7 +179,7 @@ def _put(conn, bucket, key, reader, length, entry, part_size):
               content_type=content_type, metadata=metadata or None, tags=tags, part_size=part_size)
 
 
-def copy_s3(source, bucket, key, target, target_bucket, target_key, part_size):
+def copy_s3(source, bucket, key, target, target_bucket, target_key, part_size, with_tags=True):
     """Stream one object from source to target; returns the source's entry as it was copied (bytes
     hashed on the way), or None when the object disappeared from the source meanwhile."""
     def get():
@@ -189,7 +190,7 @@ def copy_s3(source, bucket, key, target, target_bucket, target_key, part_size):
     try:
         entry = entry_from_headers(response.headers)
         length = int(response.headers.get("Content-Length") or 0)
-        entry["tags"] = _tags(source, bucket, key)
+        entry["tags"] = _tags(source, bucket, key) if with_tags else None
         reader = _HashingReader(lambda n: response.read(n, decode_content=False))
         _put(target, target_bucket, target_key, reader, length, entry, part_size)
     finally:
@@ -199,8 +200,8 @@ def copy_s3(source, bucket, key, target, target_bucket, target_key, part_size):
     return entry
 
 
-def copy_local(root, key, target, target_bucket, target_key, part_size, guess_type):
-    entry = read_local(root, key, guess_type)
+def copy_local(root, key, target, target_bucket, target_key, part_size, guess_type, with_tags=True):
+    entry = read_local(root, key, guess_type, with_tags)
     if entry is None:
         return None
     path = os.path.join(root, *key.split("/"))

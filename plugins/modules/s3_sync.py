@@ -110,6 +110,13 @@ options:
         C(application/octet-stream), like KoproGo's S3 provider).
     type: bool
     default: true
+  tags:
+    description:
+      - Copy and compare object tags (each costs one request per object and side).
+      - V(false) for keys without C(s3:GetObjectTagging) and C(s3:PutObjectTagging), such as the KoproGo
+        backend's least-privilege key; tags are then neither copied nor compared.
+    type: bool
+    default: true
   part_size_mib:
     description:
       - Multipart part size in MiB for large objects (objects up to this size are sent in one request).
@@ -279,6 +286,7 @@ class SyncParameters:
         self.delete_extra = params["delete_extra"]
         self.create_bucket = params["target_create_bucket"]
         self.guess_type = params["guess_content_type"]
+        self.tags = params["tags"]
 
     def check(self, message):
         if message:
@@ -311,19 +319,20 @@ class SyncManager:
 
     def read_source(self, key):
         if self.p.local:
-            return read_local(self.p.source["path"], key, self.p.guess_type)
-        return read_s3(self.src, self.src_bucket, key)
+            return read_local(self.p.source["path"], key, self.p.guess_type, self.p.tags)
+        return read_s3(self.src, self.src_bucket, key, self.p.tags)
 
     def copy(self, source_key, target_key):
         if self.p.local:
             return copy_local(self.p.source["path"], source_key, self.dst, self.dst_bucket, target_key,
-                              self.p.part_size, self.p.guess_type)
-        return copy_s3(self.src, self.src_bucket, source_key, self.dst, self.dst_bucket, target_key, self.p.part_size)
+                              self.p.part_size, self.p.guess_type, self.p.tags)
+        return copy_s3(self.src, self.src_bucket, source_key, self.dst, self.dst_bucket, target_key, self.p.part_size,
+                       self.p.tags)
 
     def compare(self, mapping, keys):
         """{target_key: [differing fields]} for keys, reading both sides in parallel."""
         def one(key):
-            source, target = self.read_source(mapping[key]), read_s3(self.dst, self.dst_bucket, key)
+            source, target = self.read_source(mapping[key]), read_s3(self.dst, self.dst_bucket, key, self.p.tags)
             if source is None or target is None:
                 return key, None if source is None else ["missing"]
             return key, differences(source, target)
@@ -395,7 +404,7 @@ class SyncManager:
                 entry = self.copy(mapping[key], key)
                 if entry is None:
                     return key, None, None, None
-                target = read_s3(self.dst, self.dst_bucket, key)
+                target = read_s3(self.dst, self.dst_bucket, key, self.p.tags)
                 return key, entry, ["missing"] if target is None else differences(entry, target), None
             except (MinioError, OSError) as exc:
                 failures.append({"key": key, "error": self.scrub(str(exc))})
@@ -431,6 +440,7 @@ def argument_spec():
         target_create_bucket=dict(type="bool", default=False),
         delete_extra=dict(type="bool", default=False),
         guess_content_type=dict(type="bool", default=True),
+        tags=dict(type="bool", default=True),
         part_size_mib=dict(type="int", default=64),
         workers=dict(type="int", default=4),
     )

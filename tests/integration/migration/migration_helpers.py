@@ -34,7 +34,7 @@ def body_for(name: str, size: int = 0) -> bytes:
 def upload_tree(root, buildings: int = 2) -> dict:
     """KoproGo's local layout: <root>/<building>/<uuid>_<name>; returns {relative path: bytes}."""
     files = {}
-    for _ in range(buildings):
+    for number in range(buildings):  # noqa: B007 - only a count
         building = str(uuid.uuid4())
         (root / building).mkdir(parents=True)
         for name in UNUSUAL_NAMES:

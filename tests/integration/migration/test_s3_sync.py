@@ -11,11 +11,16 @@ from migration_helpers import document_set, put_document, regional_clients, snap
 TASK = "sync"
 
 
-def sync(tmp_path, source, target, *, check=False, verbosity=0, **options):
+def sync_play(tmp_path, source, target, *, check=False, verbosity=0, **options):
+    """(the play's result, the task's result)"""
     task = {"name": TASK, "koprogo.storage.s3_sync": {"source": source, "target": target, **options}}
     result = run_tasks([task], tmp_path=tmp_path, check=check, verbosity=verbosity)
     assert TASK in result.tasks, result.stdout[-3000:] + result.stderr[-3000:]
     return result, result[TASK]
+
+
+def sync(tmp_path, source, target, **options):
+    return sync_play(tmp_path, source, target, **options)[1]
 
 
 def location(server, bucket, prefix="", **extra):
@@ -24,16 +29,16 @@ def location(server, bucket, prefix="", **extra):
 
 def house_sequence(tmp_path, source, target, expected_count, **options):
     """check (writes nothing), apply, apply again, check again; returns the first apply's result."""
-    _, planned = sync(tmp_path, source, target, check=True, **options)
+    planned = sync(tmp_path, source, target, check=True, **options)
     assert planned["changed"] is True and planned["copied"] == expected_count, planned
     assert planned["verified"] == 0 and planned["unchanged"] == 0
-    _, applied = sync(tmp_path, source, target, **options)
+    applied = sync(tmp_path, source, target, **options)
     assert applied["changed"] is True, applied
     assert applied["copied"] == expected_count and applied["verified"] == expected_count
     assert applied["missing"] == [] and applied["mismatched"] == [] and applied["failures"] == []
     assert applied["copied_keys"] == planned["copied_keys"]
     for check in (False, True):
-        _, again = sync(tmp_path, source, target, check=check, **options)
+        again = sync(tmp_path, source, target, check=check, **options)
         assert again["changed"] is False and again["copied"] == 0, again
         assert again["unchanged"] == expected_count and again["mismatched"] == [] and again["missing"] == []
     return applied
@@ -43,11 +48,11 @@ def test_local_uploads_to_minio(tmp_path, minio, unique_name):
     """KoproGo's UPLOAD_DIR (<building>/<uuid>_<name>) -> keys its database already stores."""
     uploads = tmp_path / "uploads"
     files = upload_tree(uploads)
-    sdk, _ = minio.sdk()
+    sdk = minio.sdk()[0]
     sdk.make_bucket(unique_name)
     source, target = {"path": str(uploads)}, location(minio, unique_name)
 
-    _, planned = sync(tmp_path, source, target, check=True)
+    planned = sync(tmp_path, source, target, check=True)
     assert sorted(planned["missing"]) == sorted(files)
     assert list(sdk.list_objects(unique_name, recursive=True)) == []  # check mode wrote nothing
 
@@ -67,8 +72,8 @@ def test_compose_minio_to_collection_minio_with_delta(tmp_path, compose_minio, m
     """Compose MinIO (root credentials, versioned bucket, documents/) -> the collection's MinIO under the
     same prefix; then writes during the migration, picked up by the delta run; extra objects kept
     unless delete_extra."""
-    src_sdk, _ = compose_minio.sdk()
-    dst_sdk, _ = minio.sdk()
+    src_sdk = compose_minio.sdk()[0]
+    dst_sdk = minio.sdk()[0]
     src_sdk.make_bucket(unique_name)
     from minio.versioningconfig import ENABLED, VersioningConfig
     src_sdk.set_bucket_versioning(unique_name, VersioningConfig(ENABLED))
@@ -98,9 +103,9 @@ def test_compose_minio_to_collection_minio_with_delta(tmp_path, compose_minio, m
     # an object only the target has
     dst_sdk.put_object(unique_name, "documents/only-at-target.txt", io.BytesIO(b"t"), 1)
 
-    _, delta = sync(tmp_path, source, target, check=True)
+    delta = sync(tmp_path, source, target, check=True)
     assert delta["copied_keys"] == sorted(["documents/b-1/new during migration.pdf", keys[2], keys[3]])
-    _, delta = sync(tmp_path, source, target)
+    delta = sync(tmp_path, source, target)
     assert delta["changed"] is True and delta["copied"] == 3 and delta["verified"] == len(keys) + 1
     assert delta["extra_keys"] == ["documents/only-at-target.txt"] and delta["deleted_keys"] == []
     held = snapshot(minio.boto3(), unique_name, "documents/")
@@ -108,10 +113,10 @@ def test_compose_minio_to_collection_minio_with_delta(tmp_path, compose_minio, m
     del held["only-at-target.txt"]
     assert held == snapshot(compose_minio.boto3(), unique_name, "documents/")
 
-    _, cleaned = sync(tmp_path, source, target, delete_extra=True)
+    cleaned = sync(tmp_path, source, target, delete_extra=True)
     assert cleaned["changed"] is True and cleaned["deleted_keys"] == ["documents/only-at-target.txt"]
     assert cleaned["copied"] == 0
-    _, again = sync(tmp_path, source, target, delete_extra=True)
+    again = sync(tmp_path, source, target, delete_extra=True)
     assert again["changed"] is False
     assert snapshot(minio.boto3(), unique_name, "documents/") == snapshot(compose_minio.boto3(), unique_name,
                                                                           "documents/")
@@ -124,17 +129,17 @@ def test_compose_minio_to_collection_minio_with_delta(tmp_path, compose_minio, m
 def test_target_fails_halfway_then_rerun_finishes(tmp_path, compose_minio, scaleway, unique_name):
     """The target refuses writes part-way (a key-scoped deny), then goes down: each run fails saying what is
     done; a re-run finishes without copying twice or losing anything."""
-    src_sdk, _ = compose_minio.sdk()
-    _, admin = scaleway.sdk()
+    src_sdk = compose_minio.sdk()[0]
+    admin = scaleway.sdk()[1]
     dst_sdk, dst_boto = regional_clients(scaleway, "fr-par")
     src_sdk.make_bucket(unique_name)
     keys = sorted(document_set(src_sdk, unique_name, "documents/"))
     dst_sdk.make_bucket(unique_name)
     # a user allowed to write except under documents/b-1/: the sorted run fails once it reaches them
+    arn = f"arn:aws:s3:::{unique_name}"
     policy = {"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Action": ["s3:*"], "Resource": [f"arn:aws:s3:::{unique_name}",
-                                                              f"arn:aws:s3:::{unique_name}/*"]},
-        {"Effect": "Deny", "Action": ["s3:PutObject"], "Resource": [f"arn:aws:s3:::{unique_name}/documents/b-1/*"]}]}
+        {"Effect": "Allow", "Action": ["s3:*"], "Resource": [arn, f"{arn}/*"]},
+        {"Effect": "Deny", "Action": ["s3:PutObject"], "Resource": [f"{arn}/documents/b-1/*"]}]}
     admin.policy_add(f"{unique_name}-p", policy=policy)
     user_secret = "half-way-secret-" + unique_name
     admin.user_add(f"{unique_name}-u", user_secret)
@@ -144,7 +149,7 @@ def test_target_fails_halfway_then_rerun_finishes(tmp_path, compose_minio, scale
                   "secret_key": user_secret, "region": "fr-par"}
     allowed = [k for k in keys if k.startswith("documents/b-0/")]
 
-    result, failed = sync(tmp_path, source, restricted, workers=1, verbosity=3)
+    result, failed = sync_play(tmp_path, source, restricted, workers=1, verbosity=3)
     assert result.rc != 0 and failed.get("failed") is True
     assert f"copied {len(allowed)} of {len(keys)} objects" in failed["msg"], failed["msg"]
     assert "AccessDenied" in failed["msg"] and "run again" in failed["msg"]
@@ -157,12 +162,12 @@ def test_target_fails_halfway_then_rerun_finishes(tmp_path, compose_minio, scale
     # the target goes down: a clear failure, nothing else written
     scaleway.stop(keep_data=True)
     try:
-        result, down = sync(tmp_path, source, location(scaleway, unique_name, "documents/", region="fr-par"))
+        result, down = sync_play(tmp_path, source, location(scaleway, unique_name, "documents/", region="fr-par"))
         assert result.rc != 0 and "cannot reach the server" in down["msg"], down["msg"]
     finally:
         scaleway.start()
 
-    _, finished = sync(tmp_path, source, location(scaleway, unique_name, "documents/", region="fr-par"))
+    finished = sync(tmp_path, source, location(scaleway, unique_name, "documents/", region="fr-par"))
     assert finished["changed"] is True and finished["copied"] == len(keys) - len(allowed)
     assert finished["unchanged"] == len(allowed) and finished["verified"] == len(keys)
     target_view = snapshot(dst_boto, unique_name, "documents/")
@@ -173,11 +178,11 @@ def test_target_fails_halfway_then_rerun_finishes(tmp_path, compose_minio, scale
 def test_bad_input_refused_before_any_request(tmp_path, minio, unique_name):
     source = {"path": "relative/dir"}
     target = {**location(minio, unique_name, "/abs"), "addressing_style": "path"}
-    result, refused = sync(tmp_path, source, target, part_size_mib=4)
+    result, refused = sync_play(tmp_path, source, target, part_size_mib=4)
     assert result.rc != 0
     for fragment in ("must be absolute", "leading slash", "part_size_mib"):
         assert fragment in refused["msg"]
-    sdk, _ = minio.sdk()
+    sdk = minio.sdk()[0]
     assert not sdk.bucket_exists(unique_name)
-    _, missing = sync(tmp_path, location(minio, unique_name + "-src"), location(minio, unique_name))
+    missing = sync(tmp_path, location(minio, unique_name + "-src"), location(minio, unique_name))
     assert "does not exist" in missing["msg"]
