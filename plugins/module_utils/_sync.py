@@ -152,6 +152,19 @@ def differences(expected, actual):
     return [field for field in FIDELITY_FIELDS if want[field] != have[field]]
 
 
+def plain_etag(etag):
+    """The ETag without quotes when it is a single-part MD5 (no '-<parts>' suffix), else None."""
+    etag = (etag or "").strip('"').lower()
+    return etag if etag and "-" not in etag else None
+
+
+def same_by_etag(source, target):
+    """True when two listed objects (size, etag) certainly hold the same bytes: equal sizes and equal
+    single-part MD5 ETags. Metadata and tags are not compared (the quick delta mode)."""
+    first, second = plain_etag(source.get("etag")), plain_etag(target.get("etag"))
+    return source.get("size") == target.get("size") and first is not None and first == second
+
+
 def classify(source_keys, target_keys):
     """(to_create, common, extra): target keys missing at the target, present on both, only at the target.
 

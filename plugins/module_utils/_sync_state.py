@@ -61,16 +61,16 @@ def make_bucket(conn, bucket, region):
 
 
 def list_bucket(conn, bucket, prefix):
-    """Keys of the current versions under prefix (delete markers and older versions are not listed;
-    the SDK lists with encoding-type=url, so any UTF-8 key comes back intact)."""
+    """{key: {size, etag}} of the current versions under prefix (delete markers and older versions are
+    not listed; the SDK lists with encoding-type=url, so any UTF-8 key comes back intact)."""
     def listing():
-        return {obj.object_name: int(obj.size or 0)
+        return {obj.object_name: {"size": int(obj.size or 0), "etag": (obj.etag or "").strip('"')}
                 for obj in conn.s3.list_objects(bucket, prefix=prefix or None, recursive=True)}
     return conn.call(f"list bucket {bucket}", listing)
 
 
 def list_directory(root):
-    """({key: size}, [problems]) for the regular files under root; symbolic links, special files and
+    """({key: {size, etag: None}}, [problems]) for the regular files under root; symbolic links, special files and
     names that cannot be S3 keys are problems (nothing is skipped silently)."""
     if not os.path.isdir(root):
         raise MinioError(f"source directory {root} does not exist or is not a directory")
@@ -99,7 +99,7 @@ def list_directory(root):
             if why:
                 problems.append(f"{relative!r}: {why}")
                 continue
-            files[key] = info.st_size
+            files[key] = {"size": info.st_size, "etag": None}
     return files, problems
 
 
@@ -134,6 +134,15 @@ def read_s3(conn, bucket, key, with_tags=True):
     if entry is not None:
         entry["tags"] = _tags(conn, bucket, key) if with_tags else None
     return entry
+
+
+def local_md5(root, key):
+    """The MD5 of a local file, to compare with a single-part ETag (a local read, no request)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(os.path.join(root, *key.split("/")), "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def read_local(root, key, guess_type, with_tags=True):

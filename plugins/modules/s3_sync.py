@@ -117,6 +117,19 @@ options:
         backend's least-privilege key; tags are then neither copied nor compared.
     type: bool
     default: true
+  compare:
+    description:
+      - How an object present on both sides is found unchanged.
+      - V(full) reads it on both sides and compares size, sha256, the Content-* headers, user metadata and
+        tags.
+      - V(etag) takes it as unchanged, without reading it, when the listings show the same size and the same
+        single-part ETag (the MD5 of the bytes; for a local file, its MD5 computed locally), and falls back
+        to V(full) otherwise. Metadata-only or tag-only changes are then not seen. Meant for the delta sync
+        during a write freeze (KoproGo only writes new objects), after a V(full) run.
+      - Objects copied by the run are always read back and compared in full.
+    type: str
+    choices: [full, etag]
+    default: full
   part_size_mib:
     description:
       - Multipart part size in MiB for large objects (objects up to this size are sent in one request).
@@ -196,7 +209,11 @@ bytes_copied:
   returned: always
   type: int
 unchanged:
-  description: Objects already identical at the target (compared field by field, bytes included).
+  description: Objects already identical at the target (compared field by field, bytes included, or by ETag).
+  returned: always
+  type: int
+unchanged_by_etag:
+  description: Of O(unchanged), the objects taken as identical from their listed size and ETag (O(compare=etag)).
   returned: always
   type: int
 verified:
@@ -243,7 +260,9 @@ from ansible_collections.koprogo.storage.plugins.module_utils._sync import (
     failure_message,
     map_key,
     normalize_prefix,
+    plain_etag,
     plan,
+    same_by_etag,
     same_place,
     validate_location,
     validate_part_size,
@@ -257,6 +276,7 @@ from ansible_collections.koprogo.storage.plugins.module_utils._sync_state import
     delete_keys,
     list_bucket,
     list_directory,
+    local_md5,
     make_bucket,
     read_local,
     read_s3,
@@ -287,6 +307,7 @@ class SyncParameters:
         self.create_bucket = params["target_create_bucket"]
         self.guess_type = params["guess_content_type"]
         self.tags = params["tags"]
+        self.compare = params["compare"]
 
     def check(self, message):
         if message:
@@ -302,6 +323,7 @@ class SyncManager:
         self.dst = connect(params.target, secrets)
         self.src_bucket = params.source.get("bucket")
         self.dst_bucket = params.target["bucket"]
+        self.by_etag = 0
 
     # --- reading -----------------------------------------------------------------
 
@@ -329,16 +351,27 @@ class SyncManager:
         return copy_s3(self.src, self.src_bucket, source_key, self.dst, self.dst_bucket, target_key, self.p.part_size,
                        self.p.tags)
 
-    def compare(self, mapping, keys):
-        """{target_key: [differing fields]} for keys, reading both sides in parallel."""
+    def etag_equal(self, source_key, source_listed, target_listed):
+        if self.p.local and target_listed.get("size") == source_listed.get("size") and plain_etag(
+                target_listed.get("etag")):
+            source_listed = dict(source_listed, etag=local_md5(self.p.source["path"], source_key))
+        return same_by_etag(source_listed, target_listed)
+
+    def compare(self, mapping, keys, source_listing, target_listing):
+        """{target_key: [differing fields]} for keys, reading both sides in parallel (or, with compare=etag,
+        only the keys whose listings do not show the same bytes)."""
         def one(key):
+            if self.p.compare == "etag" and self.etag_equal(mapping[key], source_listing[mapping[key]],
+                                                            target_listing[key]):
+                return key, [], True
             source, target = self.read_source(mapping[key]), read_s3(self.dst, self.dst_bucket, key, self.p.tags)
             if source is None or target is None:
-                return key, None if source is None else ["missing"]
-            return key, differences(source, target)
+                return key, None if source is None else ["missing"], False
+            return key, differences(source, target), False
         with ThreadPoolExecutor(self.p.workers) as pool:
-            results = dict(pool.map(one, keys))
-        return {key: fields for key, fields in results.items() if fields is not None}
+            results = list(pool.map(one, keys))
+        self.by_etag = sum(1 for _key, _fields, quick in results if quick)
+        return {key: fields for key, fields, _quick in results if fields is not None}
 
     # --- the run -----------------------------------------------------------------
 
@@ -351,13 +384,14 @@ class SyncManager:
                              "(koprogo.storage.minio_bucket or the provider's console) or set target_create_bucket")
         target_keys = list_bucket(self.dst, self.dst_bucket, self.p.target_prefix) if exists else {}
         common = sorted(set(mapping) & set(target_keys))
-        before = self.compare(mapping, common)
+        before = self.compare(mapping, common, source_keys, target_keys)
         todo = plan(mapping, target_keys, before, self.p.delete_extra)
         copy_keys = [key for key, _reason in todo["copy"]]
         result = dict(
             changed=bool(copy_keys or todo["delete"]), source_objects=len(mapping), copied=len(copy_keys),
-            copied_keys=copy_keys, bytes_copied=sum(source_keys[mapping[key]] for key in copy_keys),
-            unchanged=len(todo["unchanged"]), verified=0, deleted_keys=todo["delete"], extra_keys=todo["extra"],
+            copied_keys=copy_keys, bytes_copied=sum(source_keys[mapping[key]]["size"] for key in copy_keys),
+            unchanged=len(todo["unchanged"]), unchanged_by_etag=self.by_etag, verified=0, deleted_keys=todo["delete"],
+            extra_keys=todo["extra"],
             failures=[], **verification(mapping, target_keys, before))
         if self.module._diff:
             result["diff"] = dict(
@@ -441,6 +475,7 @@ def argument_spec():
         delete_extra=dict(type="bool", default=False),
         guess_content_type=dict(type="bool", default=True),
         tags=dict(type="bool", default=True),
+        compare=dict(type="str", default="full", choices=["full", "etag"]),
         part_size_mib=dict(type="int", default=64),
         workers=dict(type="int", default=4),
     )

@@ -57,6 +57,8 @@ def test_local_uploads_to_minio(tmp_path, minio, unique_name):
     assert list(sdk.list_objects(unique_name, recursive=True)) == []  # check mode wrote nothing
 
     house_sequence(tmp_path, source, target, len(files))
+    quick = sync(tmp_path, source, target, compare="etag")  # local MD5s against the listed ETags
+    assert quick["changed"] is False and quick["unchanged_by_etag"] == len(files)
     held = snapshot(minio.boto3(), unique_name)
     assert sorted(held) == sorted(files)
     for key, data in files.items():
@@ -103,6 +105,10 @@ def test_compose_minio_to_collection_minio_with_delta(tmp_path, compose_minio, m
     # an object only the target has
     dst_sdk.put_object(unique_name, "documents/only-at-target.txt", io.BytesIO(b"t"), 1)
 
+    quick = sync(tmp_path, source, target, check=True, compare="etag")
+    # the quick mode sees new and rewritten bytes, not a tag-only change (documented)
+    assert quick["copied_keys"] == sorted(["documents/b-1/new during migration.pdf", keys[2]])
+    assert 0 < quick["unchanged_by_etag"] < len(keys)
     delta = sync(tmp_path, source, target, check=True)
     assert delta["copied_keys"] == sorted(["documents/b-1/new during migration.pdf", keys[2], keys[3]])
     delta = sync(tmp_path, source, target)

@@ -159,3 +159,26 @@ def test_failure_message_says_what_is_done():
     text = s.failure_message(3, 10, [{"key": "k", "error": "boom"}], [], [])
     assert "copied 3 of 10" in text and "1 failed" in text and "'k': boom" in text and "run again" in text
     assert "2 missing" in s.failure_message(0, 0, [], ["x", "y"], [])
+
+
+@pytest.mark.parametrize("etag, plain", [
+    ('"0cc175b9c0f1b6a831c399e269772661"', "0cc175b9c0f1b6a831c399e269772661"),
+    ("0CC175B9C0F1B6A831C399E269772661", "0cc175b9c0f1b6a831c399e269772661"),
+    ('"9b2cf535f27731c974343645a3985328-2"', None), ("", None), (None, None),
+])
+def test_plain_etag(etag, plain):
+    assert s.plain_etag(etag) == plain
+
+
+MD5 = "0cc175b9c0f1b6a831c399e269772661"
+
+
+@pytest.mark.parametrize("source, target, same", [
+    ({"size": 1, "etag": MD5}, {"size": 1, "etag": f'"{MD5}"'}, True),
+    ({"size": 1, "etag": MD5}, {"size": 2, "etag": MD5}, False),
+    ({"size": 1, "etag": MD5}, {"size": 1, "etag": "ffff"}, False),
+    ({"size": 1, "etag": MD5 + "-2"}, {"size": 1, "etag": MD5 + "-2"}, False),  # multipart: read both sides
+    ({"size": 1, "etag": None}, {"size": 1, "etag": MD5}, False),
+])
+def test_same_by_etag(source, target, same):
+    assert s.same_by_etag(source, target) is same
