@@ -148,7 +148,8 @@ attributes:
     description: Returns the keys that would be copied or deleted, with the reason.
     support: full
 notes:
-  - A run compares every object on both sides (it reads all the bytes), so its duration grows with the data.
+  - With O(compare=full), a run reads every object on both sides, so its duration grows with the data;
+    O(compare=etag) reads only what the listings show as new or different.
   - An object written at the source during a run may or may not be copied by it; run the module again
     (the delta sync right before switching the application) to pick it up.
 requirements:
