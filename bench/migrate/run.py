@@ -40,7 +40,7 @@ BUCKET = "koprogo-documents"
 def sizes(count, rng):
     """85% 2-16 KiB, 14% 16-256 KiB, 1% 1-4 MiB (scans)."""
     result = []
-    for _ in range(count):
+    for number in range(count):  # noqa: B007 - only a count
         draw = rng.random()
         low, high = (2, 16) if draw < 0.85 else (16, 256) if draw < 0.99 else (1024, 4096)
         result.append(rng.randint(low * 1024, high * 1024))

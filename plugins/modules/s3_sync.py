@@ -214,7 +214,7 @@ unchanged:
   returned: always
   type: int
 unchanged_by_etag:
-  description: Of O(unchanged), the objects taken as identical from their listed size and ETag (O(compare=etag)).
+  description: Of RV(unchanged), the objects taken as identical from their listed size and ETag (O(compare=etag)).
   returned: always
   type: int
 verified:
