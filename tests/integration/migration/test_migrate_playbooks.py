@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers.ansible_run import run_playbook
 from helpers.systemd_host import SystemdHost
-from migration_helpers import document_set, regional_clients, snapshot, versions
+from migration_helpers import document_set, regional_clients, snapshot, upload_tree, versions
 
 ROOT = Path(__file__).resolve().parents[3]
 ENV_PATH = "/etc/koprogo/backend-storage.env"
@@ -30,9 +30,11 @@ def host():
 def backend_user(admin, name, bucket, prefix):
     """A least-privilege key like the backend's: objects under <bucket>/<prefix>/, listing the bucket."""
     arn = f"arn:aws:s3:::{bucket}"
+    prefix = prefix.rstrip("/*")  # "*" gives the whole bucket
+    objects = f"{arn}/{prefix}/*" if prefix else f"{arn}/*"
     admin.policy_add(name, policy={"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-         "Resource": [f"{arn}/{prefix}/*"]},
+         "Resource": [objects]},
         {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": [arn]}]})
     secret = secrets.token_urlsafe(18)
     admin.user_add(name, secret)
@@ -93,7 +95,9 @@ def test_minio_to_external_s3_then_rollback(host, tmp_path, minio, scaleway, uni
     refused = run(host, tmp_path, "migrate.yml", {
         "migrate_source": source, "migrate_target": {**target, "prefix": "docs"}, "migrate_backend": new_backend,
         "migrate_backend_service": SERVICE})
-    assert refused.rc != 0 and refused.tasks["Check the migration settings"].get("failed")
+    refused_task = refused.tasks["Check the migration settings"]
+    assert refused.rc != 0 and "'documents' -> 'docs' would break every stored reference" in refused_task["msg"]
+    assert new_secret not in refused.stdout and minio.secret_key not in refused.stdout
     assert list(dst_sdk.list_objects(bucket, recursive=True)) == []
     assert host.is_active(SERVICE)
 
@@ -144,3 +148,34 @@ def test_minio_to_external_s3_then_rollback(host, tmp_path, minio, scaleway, uni
     # the new storage was only read
     assert snapshot(dst_boto, bucket, "documents/") == target_before
     assert new_secret not in back.stdout + result.stdout and old_secret not in back.stdout
+
+
+def test_local_uploads_to_minio_through_migrate(host, tmp_path, minio, unique_name):
+    """UPLOAD_DIR -> the collection's MinIO at the keys the database stores (target prefix ""), the backend
+    switched from local to s3 with a key on the bucket and S3_KEY_PREFIX=documents for new uploads."""
+    uploads = tmp_path / "uploads"
+    files = upload_tree(uploads, buildings=1)
+    sdk, admin = minio.sdk()
+    sdk.make_bucket(unique_name)
+    key, secret = backend_user(admin, f"{unique_name}-b", unique_name, "*")
+    backend = {"endpoint": minio.endpoint, "bucket": unique_name, "access_key": key, "secret_key": secret,
+               "key_prefix": "documents"}
+    target = {**minio.connection, "bucket": unique_name}
+
+    refused = run(host, tmp_path, "migrate.yml", {"migrate_source": {"path": str(uploads)},
+                                                  "migrate_target": {**target, "prefix": "documents"},
+                                                  "migrate_backend": backend})
+    assert refused.rc != 0 and "stored without S3_KEY_PREFIX" in refused.tasks["Check the migration settings"]["msg"]
+    assert list(sdk.list_objects(unique_name, recursive=True)) == []
+
+    result = run(host, tmp_path, "migrate.yml", {"migrate_source": {"path": str(uploads)}, "migrate_target": target,
+                                                 "migrate_backend": backend})
+    assert result.rc == 0, result.stdout[-4000:]
+    assert result["Copy every object and verify it"]["verified"] == len(files)
+    assert result["Report"]["msg"]["smoke_test"] == {"new storage": "PUT, GET, DELETE ok"}
+    held = snapshot(minio.boto3(), unique_name)
+    assert sorted(held) == sorted(files)
+    for relative, data in files.items():
+        assert held[relative]["sha256"] == hashlib.sha256(data).hexdigest()
+    env = env_lines(host)
+    assert env["STORAGE_PROVIDER"] == "s3" and env["S3_KEY_PREFIX"] == "documents" and env["S3_ACCESS_KEY"] == key
