@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
-for suite in modules stack backup converge; do
+for suite in modules stack backup converge migrate; do
   entry="bench/$suite/run.py"
   [ -f "$entry" ] || { echo "bench $suite: not present"; continue; }
   echo "== bench $suite"

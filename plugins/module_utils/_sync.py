@@ -1,0 +1,213 @@
+# Copyright: KoproGo contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE to koprogo.storage: may change without notice.
+"""Pure decisions of s3_sync (no SDK, no network): locations, key mapping, fidelity, the plan.
+
+An object is described by an "entry": size, sha256, the Content-* headers, user metadata and tags
+(FIDELITY_FIELDS). Two entries are the same object when every fidelity field is equal.
+"""
+
+from __future__ import annotations
+
+import posixpath
+
+# entry field -> HTTP header; the minio SDK sends these names as they are (any other name in its
+# metadata argument becomes x-amz-meta-<name>)
+HEADER_FIELDS = {
+    "content_type": "Content-Type",
+    "content_encoding": "Content-Encoding",
+    "content_disposition": "Content-Disposition",
+    "cache_control": "Cache-Control",
+    "content_language": "Content-Language",
+}
+USER_PREFIX = "x-amz-meta-"
+FIDELITY_FIELDS = ("size", "sha256", *HEADER_FIELDS, "metadata", "tags")
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# the S3 limits on a multipart part (providers may set a lower maximum)
+MIN_PART_MIB = 5
+MAX_PART_MIB = 5 * 1024
+MAX_KEY_BYTES = 1024
+ADDRESSING_STYLES = ("auto", "path", "virtual")
+
+
+class SyncError(Exception):
+    """Bad input, refused before any request."""
+
+
+def normalize_prefix(prefix):
+    """'' or a prefix ending with '/' ('documents' -> 'documents/'); refuses '/x', '..' and empty segments."""
+    prefix = (prefix or "").strip()
+    if not prefix:
+        return ""
+    if prefix.startswith("/"):
+        raise SyncError(f"prefix '{prefix}' must not start with '/': S3 keys have no leading slash")
+    parts = prefix.rstrip("/").split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise SyncError(f"prefix '{prefix}' has an empty, '.' or '..' segment")
+    return "/".join(parts) + "/"
+
+
+def validate_location(location, role, allow_dir):
+    """Check one source/target dict (already typed by the argument spec); returns a list of messages."""
+    errors = []
+    has_dir = bool(location.get("path"))
+    has_s3 = bool(location.get("endpoint") or location.get("bucket"))
+    if has_dir and not allow_dir:
+        errors.append(f"{role}: a local directory (path) can only be a source")
+    if has_dir and has_s3:
+        errors.append(f"{role}: set either path (a local directory) or endpoint and bucket, not both")
+    if not has_dir:
+        for name in ("endpoint", "bucket", "access_key", "secret_key"):
+            if not location.get(name):
+                errors.append(f"{role}: {name} is required")
+    elif not location["path"].startswith("/"):
+        errors.append(f"{role}: path '{location['path']}' must be absolute")
+    if location.get("addressing_style", "auto") not in ADDRESSING_STYLES:
+        errors.append(f"{role}: addressing_style must be one of {', '.join(ADDRESSING_STYLES)}")
+    try:
+        normalize_prefix(location.get("prefix"))
+    except SyncError as exc:
+        errors.append(f"{role}: {exc}")
+    return errors
+
+
+def same_place(source, target):
+    """True when source and target are the same bucket with overlapping prefixes (a sync onto itself)."""
+    if source.get("path") or source.get("endpoint") != target.get("endpoint") or source.get("bucket") != target.get(
+            "bucket"):
+        return False
+    first, second = normalize_prefix(source.get("prefix")), normalize_prefix(target.get("prefix"))
+    return first.startswith(second) or second.startswith(first)
+
+
+def validate_part_size(mib):
+    if not MIN_PART_MIB <= mib <= MAX_PART_MIB:
+        return f"part_size_mib must be between {MIN_PART_MIB} and {MAX_PART_MIB} (S3's part size limits), got {mib}"
+    return None
+
+
+def map_key(source_key, source_prefix, target_prefix):
+    """Target key of a source key: the source prefix replaced by the target prefix."""
+    if not source_key.startswith(source_prefix):
+        raise SyncError(f"key {source_key!r} is not under the source prefix {source_prefix!r}")
+    return target_prefix + source_key[len(source_prefix):]
+
+
+def local_key(relative_path):
+    """S3 key (below the source prefix) of a file at relative_path (OS separators) under the directory.
+
+    KoproGo's local provider stores '<building>/<uuid>_<name>' relative to UPLOAD_DIR; its S3 provider
+    uses the stored value as the key as it is, so the relative path, with '/' separators, is the key.
+    """
+    key = posixpath.join(*relative_path.replace("\\", "/").split("/"))
+    return key
+
+
+def check_key(key):
+    """Why key cannot be an S3 key, or None."""
+    try:
+        encoded = key.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the file name is not valid UTF-8"
+    if len(encoded) > MAX_KEY_BYTES:
+        return f"the key is {len(encoded)} bytes long (S3 allows {MAX_KEY_BYTES})"
+    if not key:
+        return "the key is empty"
+    return None
+
+
+def entry_from_headers(headers):
+    """Fidelity header fields and user metadata from a GET/HEAD response's headers.
+
+    Absent headers are None; user metadata names are lower-cased (S3 treats them case-insensitively).
+    """
+    lower = {str(name).lower(): value for name, value in headers.items()}
+    entry = {field: lower.get(header.lower()) for field, header in HEADER_FIELDS.items()}
+    entry["metadata"] = {name[len(USER_PREFIX):]: value for name, value in sorted(lower.items())
+                         if name.startswith(USER_PREFIX)}
+    return entry
+
+
+def put_arguments(entry):
+    """(content_type, metadata) for the SDK's put_object: the other Content-* headers as they are,
+    user metadata as x-amz-meta-<name>."""
+    metadata = {header: entry[field] for field, header in HEADER_FIELDS.items()
+                if field != "content_type" and entry.get(field) is not None}
+    metadata.update({USER_PREFIX + name: value for name, value in (entry.get("metadata") or {}).items()})
+    return entry.get("content_type") or DEFAULT_CONTENT_TYPE, metadata
+
+
+def fidelity(entry):
+    result = {}
+    for field in FIDELITY_FIELDS:
+        value = entry.get(field)
+        result[field] = dict(value or {}) if field in ("metadata", "tags") else value
+    return result
+
+
+def differences(expected, actual):
+    """Names of the fidelity fields that differ (the source's entry against the target's)."""
+    want, have = fidelity(expected), fidelity(actual)
+    return [field for field in FIDELITY_FIELDS if want[field] != have[field]]
+
+
+def plain_etag(etag):
+    """The ETag without quotes when it is a single-part MD5 (no '-<parts>' suffix), else None."""
+    etag = (etag or "").strip('"').lower()
+    return etag if etag and "-" not in etag else None
+
+
+def same_by_etag(source, target):
+    """True when two listed objects (size, etag) certainly hold the same bytes: equal sizes and equal
+    single-part MD5 ETags. Metadata and tags are not compared (the quick delta mode)."""
+    first, second = plain_etag(source.get("etag")), plain_etag(target.get("etag"))
+    return source.get("size") == target.get("size") and first is not None and first == second
+
+
+def classify(source_keys, target_keys):
+    """(to_create, common, extra): target keys missing at the target, present on both, only at the target.
+
+    source_keys is the set of source keys already mapped to target keys.
+    """
+    source_keys, target_keys = set(source_keys), set(target_keys)
+    return sorted(source_keys - target_keys), sorted(source_keys & target_keys), sorted(target_keys - source_keys)
+
+
+def plan(mapping, target_keys, compared, delete_extra):
+    """What a run does.
+
+    mapping: {target_key: source_key}; target_keys: keys listed at the target (under its prefix);
+    compared: {target_key: [differing fields]} for the keys present on both sides.
+    Returns {copy: [(target_key, reason)], unchanged: [...], delete: [...], extra: [...]}.
+    """
+    to_create, common, extra = classify(mapping, target_keys)
+    copy = [(key, "missing") for key in to_create]
+    copy += [(key, "differs: " + ", ".join(compared[key])) for key in common if compared.get(key)]
+    unchanged = [key for key in common if not compared.get(key)]
+    copy.sort()
+    return {"copy": copy, "unchanged": unchanged, "delete": extra if delete_extra else [],
+            "extra": [] if delete_extra else extra}
+
+
+def verification(mapping, target_keys, compared):
+    """After the writes: missing (source keys absent at the target) and mismatched ({key, fields})."""
+    missing = sorted(key for key in mapping if key not in target_keys)
+    mismatched = [{"key": key, "fields": compared[key]} for key in sorted(compared)
+                  if compared[key] and key in target_keys]
+    return {"missing": missing, "mismatched": mismatched}
+
+
+def failure_message(copied, to_copy, failures, missing, mismatched):
+    """One readable sentence on what was done and what is left, for a failed run."""
+    parts = [f"copied {copied} of {to_copy} objects"]
+    if failures:
+        first = failures[0]
+        parts.append(f"{len(failures)} failed (first: {first['key']!r}: {first['error']})")
+    if missing:
+        parts.append(f"{len(missing)} missing at the target")
+    if mismatched:
+        parts.append(f"{len(mismatched)} differ from the source")
+    parts.append("nothing was deleted at the source; run again to finish (objects already copied and "
+                 "verified are not copied again)")
+    return "; ".join(parts)

@@ -1,0 +1,231 @@
+# Copyright: KoproGo contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+#
+# PRIVATE to koprogo.storage: may change without notice.
+"""The I/O half of s3_sync: list, read (hash + metadata + tags), copy and delete objects.
+
+Every SDK call goes through MinioConnection.call, so errors name the endpoint and the operation and
+carry no secret. The decisions are in _sync.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+import stat
+
+from ansible_collections.koprogo.storage.plugins.module_utils._minio import MinioConnection, MinioError
+from ansible_collections.koprogo.storage.plugins.module_utils._sync import (
+    DEFAULT_CONTENT_TYPE,
+    HEADER_FIELDS,
+    check_key,
+    entry_from_headers,
+    local_key,
+    put_arguments,
+)
+
+try:
+    from minio.commonconfig import Tags
+    from minio.deleteobjects import DeleteObject
+except ImportError:  # pragma: no cover - reported by require_minio()
+    pass
+
+CHUNK = 1024 * 1024
+
+
+def connect(location, extra_secrets=()):
+    """A MinioConnection for a source/target dict, with its addressing style applied."""
+    try:
+        conn = MinioConnection(location["endpoint"], location["access_key"], location["secret_key"],
+                               region=location["region"], validate_certs=location["validate_certs"],
+                               ca_path=location["ca_path"], timeout=location["timeout"],
+                               extra_secrets=extra_secrets)
+    except ValueError as exc:
+        raise MinioError(f"invalid connection options for {location['endpoint']}: {exc}") from None
+    style = location["addressing_style"]
+    # the SDK picks virtual-hosted style for AWS host names and path style elsewhere ("auto")
+    if style == "path":
+        conn.s3.disable_virtual_style_endpoint()
+    elif style == "virtual":
+        conn.s3.enable_virtual_style_endpoint()
+    return conn
+
+
+def bucket_exists(conn, bucket):
+    return conn.call(f"check bucket {bucket}", conn.s3.bucket_exists, bucket)
+
+
+def make_bucket(conn, bucket, region):
+    conn.call(f"create bucket {bucket}", conn.s3.make_bucket, bucket, location=region)
+
+
+def list_bucket(conn, bucket, prefix):
+    """{key: {size, etag}} of the current versions under prefix (delete markers and older versions are
+    not listed; the SDK lists with encoding-type=url, so any UTF-8 key comes back intact)."""
+    def listing():
+        return {obj.object_name: {"size": int(obj.size or 0), "etag": (obj.etag or "").strip('"')}
+                for obj in conn.s3.list_objects(bucket, prefix=prefix or None, recursive=True)}
+    return conn.call(f"list bucket {bucket}", listing)
+
+
+def list_directory(root):
+    """({key: {size, etag: None}}, [problems]) for the regular files under root; symbolic links, special files and
+    names that cannot be S3 keys are problems (nothing is skipped silently)."""
+    if not os.path.isdir(root):
+        raise MinioError(f"source directory {root} does not exist or is not a directory")
+    files, problems = {}, []
+
+    def fail_walk(exc):
+        problems.append(f"{exc.filename}: {exc.strerror}")
+
+    for directory, dirnames, filenames in os.walk(root, onerror=fail_walk):
+        for name in sorted(dirnames):
+            if os.path.islink(os.path.join(directory, name)):
+                problems.append(f"{os.path.join(directory, name)}: a symbolic link to a directory (not followed)")
+        for name in filenames:
+            path = os.path.join(directory, name)
+            relative = os.path.relpath(path, root)
+            try:
+                info = os.lstat(path)
+            except OSError as exc:
+                problems.append(f"{relative!r}: {exc.strerror}")
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                problems.append(f"{relative!r}: not a regular file")
+                continue
+            key = local_key(relative)
+            why = check_key(key)
+            if why:
+                problems.append(f"{relative!r}: {why}")
+                continue
+            files[key] = {"size": info.st_size, "etag": None}
+    return files, problems
+
+
+def _hash_stream(read):
+    digest, size = hashlib.sha256(), 0
+    while True:
+        chunk = read(CHUNK)
+        if not chunk:
+            return digest.hexdigest(), size
+        digest.update(chunk)
+        size += len(chunk)
+
+
+def _tags(conn, bucket, key):
+    tags = conn.call(f"read the tags of {key!r}", conn.s3.get_object_tags, bucket, key)
+    return dict(tags) if tags else {}
+
+
+def read_s3(conn, bucket, key, with_tags=True):
+    """The entry of one object: bytes hashed as stored (a Content-Encoding is never decoded), the
+    Content-* headers, user metadata and tags (None when with_tags is false). None when the object is gone."""
+    def get():
+        response = conn.s3.get_object(bucket, key)
+        try:
+            entry = entry_from_headers(response.headers)
+            entry["sha256"], entry["size"] = _hash_stream(lambda n: response.read(n, decode_content=False))
+            return entry
+        finally:
+            response.close()
+            response.release_conn()
+    entry = conn.try_call(f"read {key!r} in {bucket}", get, missing=("NoSuchKey",))
+    if entry is not None:
+        entry["tags"] = _tags(conn, bucket, key) if with_tags else None
+    return entry
+
+
+def local_md5(root, key):
+    """The MD5 of a local file, to compare with a single-part ETag (a local read, no request)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(os.path.join(root, *key.split("/")), "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_local(root, key, guess_type, with_tags=True):
+    """The entry of a file: size, sha256 and a Content-Type (guessed from the name or the default)."""
+    path = os.path.join(root, *key.split("/"))
+    try:
+        with open(path, "rb") as handle:
+            sha256, size = _hash_stream(handle.read)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise MinioError(f"read {path}: {exc.strerror}") from None
+    entry = dict.fromkeys(HEADER_FIELDS)
+    entry.update(size=size, sha256=sha256, metadata={}, tags={} if with_tags else None,
+                 content_type=DEFAULT_CONTENT_TYPE)
+    if guess_type:
+        entry["content_type"] = mimetypes.guess_type(key, strict=False)[0] or DEFAULT_CONTENT_TYPE
+    return entry
+
+
+class _HashingReader:
+    """A file-like wrapper that hashes what the SDK reads (and never decodes a Content-Encoding)."""
+
+    def __init__(self, read):
+        self._read = read
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def read(self, size=-1):
+        data = self._read(size)
+        self.digest.update(data)
+        self.size += len(data)
+        return data
+
+
+def _put(conn, bucket, key, reader, length, entry, part_size):
+    content_type, metadata = put_arguments(entry)
+    tags = None
+    if entry.get("tags"):
+        tags = Tags.new_object_tags()
+        tags.update(entry["tags"])
+    conn.call(f"write {key!r} in {bucket}", conn.s3.put_object, bucket, key, reader, length,
+              content_type=content_type, metadata=metadata or None, tags=tags, part_size=part_size)
+
+
+def copy_s3(source, bucket, key, target, target_bucket, target_key, part_size, with_tags=True):
+    """Stream one object from source to target; returns the source's entry as it was copied (bytes
+    hashed on the way), or None when the object disappeared from the source meanwhile."""
+    def get():
+        return source.s3.get_object(bucket, key)
+    response = source.try_call(f"read {key!r} in {bucket}", get, missing=("NoSuchKey",))
+    if response is None:
+        return None
+    try:
+        entry = entry_from_headers(response.headers)
+        length = int(response.headers.get("Content-Length") or 0)
+        entry["tags"] = _tags(source, bucket, key) if with_tags else None
+        reader = _HashingReader(lambda n: response.read(n, decode_content=False))
+        _put(target, target_bucket, target_key, reader, length, entry, part_size)
+    finally:
+        response.close()
+        response.release_conn()
+    entry.update(size=reader.size, sha256=reader.digest.hexdigest())
+    return entry
+
+
+def copy_local(root, key, target, target_bucket, target_key, part_size, guess_type, with_tags=True):
+    entry = read_local(root, key, guess_type, with_tags)
+    if entry is None:
+        return None
+    path = os.path.join(root, *key.split("/"))
+    with open(path, "rb") as handle:
+        reader = _HashingReader(handle.read)
+        _put(target, target_bucket, target_key, reader, entry["size"], entry, part_size)
+    entry.update(size=reader.size, sha256=reader.digest.hexdigest())
+    return entry
+
+
+def delete_keys(conn, bucket, keys):
+    """Delete keys (1000 per request); raises with the first error the server reports."""
+    def delete():
+        errors = list(conn.s3.remove_objects(bucket, (DeleteObject(key) for key in keys)))
+        if errors:
+            raise MinioError(f"delete {errors[0].name!r} in {bucket} on {conn.endpoint}: {errors[0].code}: "
+                             f"{errors[0].message} ({len(errors)} objects not deleted)")
+    conn.call(f"delete {len(keys)} objects in {bucket}", delete)

@@ -1,0 +1,499 @@
+#!/usr/bin/python
+# Copyright: KoproGo contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: s3_sync
+short_description: Copy the objects of a bucket or a local directory to an S3 bucket, and verify every one
+version_added: 0.2.0
+description:
+  - Copies every object under a source prefix (a bucket on MinIO or any S3 service, or a local directory
+    such as KoproGo's E(UPLOAD_DIR)) to a target bucket and prefix, with its bytes, Content-Type,
+    Content-Encoding, Content-Disposition, Cache-Control, Content-Language, user metadata and tags.
+  - Only objects missing at the target or different from the source are copied; a second run copies
+    nothing and reports no change. For a versioned source, the current version of each object is copied
+    (older versions and delete markers are not).
+  - After copying, every copied object is read back from the target and compared with what was read at the
+    source (size, sha256 of the bytes computed on both sides, the headers above, user metadata, tags). Objects
+    already present are compared the same way before deciding. The module fails, naming the keys, when an
+    object is missing or differs.
+  - Nothing is ever deleted at the source. Objects at the target that the source does not have are only
+    reported, unless O(delete_extra=true).
+  - Keys may hold any UTF-8 character (spaces, accents, tabs, control characters); listings use
+    C(encoding-type=url).
+  - Talks S3 through the minio Python SDK, so it works against MinIO and other S3 services (Scaleway, OVH,
+    Backblaze B2, AWS). It never runs C(mc).
+author:
+  - KoproGo contributors (@koprogo)
+options:
+  source:
+    description:
+      - Where the objects come from. Either O(source.path) (a local directory on the host that runs the
+        module) or O(source.endpoint), O(source.bucket) and credentials.
+    type: dict
+    required: true
+    suboptions: &location
+      path:
+        description:
+          - Absolute path of a local directory (source only). Each regular file becomes the object whose key
+            is O(target.prefix) followed by its path relative to the directory, with C(/) separators (for
+            KoproGo's C(UPLOAD_DIR), C(<building>/<uuid>_<name>), the value its database stores).
+          - Symbolic links, special files and names that are not UTF-8 fail the run before any write.
+        type: path
+      endpoint:
+        description:
+          - URL of the S3 API, with scheme and optional port and no path, for example
+            V(http://127.0.0.1:9000) or V(https://s3.fr-par.scw.cloud).
+        type: str
+      bucket:
+        description: Bucket name.
+        type: str
+      prefix:
+        description:
+          - Key prefix. Only keys under it are read (source) or written and compared (target); the source prefix
+            is replaced by the target prefix in each key. V(documents) and V(documents/) are the same.
+        type: str
+        default: ''
+      access_key:
+        description: Access key.
+        type: str
+      secret_key:
+        description: Secret key. Never logged, scrubbed from error messages.
+        type: str
+      region:
+        description:
+          - Region used to sign requests (V(fr-par) on Scaleway, V(gra) or V(sbg) on OVH, V(us-east-1) on
+            MinIO), and the region a bucket is created in with O(target_create_bucket).
+        type: str
+        default: us-east-1
+      addressing_style:
+        description:
+          - V(path) sends C(https://host/bucket/key); V(virtual) sends C(https://bucket.host/key).
+          - V(auto) uses virtual-hosted style for Amazon host names and path style elsewhere.
+        type: str
+        choices: [auto, path, virtual]
+        default: auto
+      validate_certs:
+        description: Verify the server's TLS certificate.
+        type: bool
+        default: true
+      ca_path:
+        description: PEM file of the certificate authority that signed the server certificate.
+        type: path
+      timeout:
+        description: Connection timeout in seconds; reads may take three times longer.
+        type: float
+        default: 30.0
+  target:
+    description:
+      - Where the objects go, an S3 bucket (same options as O(source), without O(source.path)).
+    type: dict
+    required: true
+    suboptions: *location
+  target_create_bucket:
+    description:
+      - Create the target bucket when it does not exist. Off by default because many providers do not let
+        application keys create buckets; the module then fails before copying.
+    type: bool
+    default: false
+  delete_extra:
+    description:
+      - Delete objects under the target prefix that the source does not have (after the copy succeeded).
+      - Objects at the source are never deleted.
+    type: bool
+    default: false
+  guess_content_type:
+    description:
+      - For a local directory source, set each object's Content-Type from its file name (V(false) sends
+        C(application/octet-stream), like KoproGo's S3 provider).
+    type: bool
+    default: true
+  tags:
+    description:
+      - Copy and compare object tags (each costs one request per object and side).
+      - V(false) for keys without C(s3:GetObjectTagging) and C(s3:PutObjectTagging), such as the KoproGo
+        backend's least-privilege key; tags are then neither copied nor compared.
+    type: bool
+    default: true
+  compare:
+    description:
+      - How an object present on both sides is found unchanged.
+      - V(full) reads it on both sides and compares size, sha256, the Content-* headers, user metadata and
+        tags.
+      - V(etag) takes it as unchanged, without reading it, when the listings show the same size and the same
+        single-part ETag (the MD5 of the bytes; for a local file, its MD5 computed locally), and falls back
+        to V(full) otherwise. Metadata-only or tag-only changes are then not seen. Meant for the delta sync
+        during a write freeze (KoproGo only writes new objects), after a V(full) run.
+      - Objects copied by the run are always read back and compared in full.
+    type: str
+    choices: [full, etag]
+    default: full
+  part_size_mib:
+    description:
+      - Multipart part size in MiB for large objects (objects up to this size are sent in one request).
+      - Between 5 and 5120 (S3's limits); some providers accept fewer parts or smaller maximum sizes.
+    type: int
+    default: 64
+  workers:
+    description: How many objects are read, compared or copied in parallel.
+    type: int
+    default: 4
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Returns the keys that would be copied or deleted, with the reason.
+    support: full
+notes:
+  - With O(compare=full), a run reads every object on both sides, so its duration grows with the data;
+    O(compare=etag) reads only what the listings show as new or different.
+  - An object written at the source during a run may or may not be copied by it; run the module again
+    (the delta sync right before switching the application) to pick it up.
+requirements:
+  - minio >= 7.2.14, < 8 (the Python SDK) on the host that runs the module.
+seealso:
+  - module: koprogo.storage.minio_bucket
+"""
+
+EXAMPLES = r"""
+- name: KoproGo's local uploads into the collection's MinIO (keys as the database stores them)
+  koprogo.storage.s3_sync:
+    source:
+      path: /srv/koprogo-data/uploads
+    target:
+      endpoint: http://127.0.0.1:9000
+      bucket: koprogo-documents
+      access_key: "{{ vault_minio_root_user }}"
+      secret_key: "{{ vault_minio_root_password }}"
+
+- name: MinIO to Scaleway Object Storage, then delete what the source no longer has
+  koprogo.storage.s3_sync:
+    source:
+      endpoint: http://127.0.0.1:9000
+      bucket: koprogo-documents
+      prefix: documents
+      access_key: "{{ vault_minio_root_user }}"
+      secret_key: "{{ vault_minio_root_password }}"
+    target:
+      endpoint: https://s3.fr-par.scw.cloud
+      region: fr-par
+      addressing_style: virtual
+      bucket: koprogo-documents-prod
+      prefix: documents
+      access_key: "{{ vault_scw_access_key }}"
+      secret_key: "{{ vault_scw_secret_key }}"
+    delete_extra: true
+    part_size_mib: 100
+"""
+
+RETURN = r"""
+source_objects:
+  description: Objects listed at the source.
+  returned: always
+  type: int
+  sample: 1204
+copied:
+  description: Objects copied (in check mode, that would be copied).
+  returned: always
+  type: int
+  sample: 12
+copied_keys:
+  description: Target keys copied (or that would be), sorted.
+  returned: always
+  type: list
+  elements: str
+bytes_copied:
+  description: Bytes copied.
+  returned: always
+  type: int
+unchanged:
+  description: Objects already identical at the target (compared field by field, bytes included, or by ETag).
+  returned: always
+  type: int
+unchanged_by_etag:
+  description: Of RV(unchanged), the objects taken as identical from their listed size and ETag (O(compare=etag)).
+  returned: always
+  type: int
+verified:
+  description: Objects found identical on both sides after the run (0 in check mode).
+  returned: always
+  type: int
+deleted_keys:
+  description: Target keys deleted (or that would be) because of O(delete_extra).
+  returned: always
+  type: list
+  elements: str
+extra_keys:
+  description: Target keys the source does not have, left in place (O(delete_extra=false)).
+  returned: always
+  type: list
+  elements: str
+missing:
+  description:
+    - Source objects (target keys) absent at the target after the run. In check mode, before it.
+  returned: always
+  type: list
+  elements: str
+mismatched:
+  description:
+    - Objects that differ between the source and the target after the run, with the differing fields.
+      In check mode, before it.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"key": "documents/b1/x.pdf", "fields": ["sha256", "content_type"]}]
+failures:
+  description: Objects whose copy failed, with the error (the run then fails).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.koprogo.storage.plugins.module_utils._minio import MinioError, require_minio, scrub
+from ansible_collections.koprogo.storage.plugins.module_utils._sync import (
+    differences,
+    failure_message,
+    map_key,
+    normalize_prefix,
+    plain_etag,
+    plan,
+    same_by_etag,
+    same_place,
+    validate_location,
+    validate_part_size,
+    verification,
+)
+from ansible_collections.koprogo.storage.plugins.module_utils._sync_state import (
+    bucket_exists,
+    connect,
+    copy_local,
+    copy_s3,
+    delete_keys,
+    list_bucket,
+    list_directory,
+    local_md5,
+    make_bucket,
+    read_local,
+    read_s3,
+)
+
+MIB = 1024 * 1024
+
+
+class SyncParameters:
+    """Options, checked before any request (every error reported at once)."""
+
+    def __init__(self, params):
+        self.source, self.target = params["source"], params["target"]
+        self.errors = validate_location(self.source, "source", True) + validate_location(self.target, "target", False)
+        self.check(validate_part_size(params["part_size_mib"]))
+        if params["workers"] < 1 or params["workers"] > 32:
+            self.errors.append(f"workers must be between 1 and 32, got {params['workers']}")
+        if not self.errors and same_place(self.source, self.target):
+            self.errors.append("source and target are the same bucket with overlapping prefixes")
+        self.secrets = [loc.get("secret_key") for loc in (self.source, self.target) if loc.get("secret_key")]
+        self.local = bool(self.source.get("path"))
+        if not self.errors:
+            self.source_prefix = "" if self.local else normalize_prefix(self.source.get("prefix"))
+            self.target_prefix = normalize_prefix(self.target.get("prefix"))
+        self.part_size = params["part_size_mib"] * MIB
+        self.workers = params["workers"]
+        self.delete_extra = params["delete_extra"]
+        self.create_bucket = params["target_create_bucket"]
+        self.guess_type = params["guess_content_type"]
+        self.tags = params["tags"]
+        self.compare = params["compare"]
+
+    def check(self, message):
+        if message:
+            self.errors.append(message)
+
+
+class SyncManager:
+    def __init__(self, module, params):
+        self.module, self.p = module, params
+        self.check_mode = module.check_mode
+        secrets = params.secrets
+        self.src = None if params.local else connect(params.source, secrets)
+        self.dst = connect(params.target, secrets)
+        self.src_bucket = params.source.get("bucket")
+        self.dst_bucket = params.target["bucket"]
+        self.by_etag = 0
+
+    # --- reading -----------------------------------------------------------------
+
+    def list_source(self):
+        if self.p.local:
+            files, problems = list_directory(self.p.source["path"])
+            if problems:
+                shown = "; ".join(problems[:5])
+                raise MinioError(f"{len(problems)} files in {self.p.source['path']} cannot be copied, nothing was "
+                                 f"written: {shown}")
+            return files
+        if not bucket_exists(self.src, self.src_bucket):
+            raise MinioError(f"source bucket {self.src_bucket} does not exist on {self.src.endpoint}")
+        return list_bucket(self.src, self.src_bucket, self.p.source_prefix)
+
+    def read_source(self, key):
+        if self.p.local:
+            return read_local(self.p.source["path"], key, self.p.guess_type, self.p.tags)
+        return read_s3(self.src, self.src_bucket, key, self.p.tags)
+
+    def copy(self, source_key, target_key):
+        if self.p.local:
+            return copy_local(self.p.source["path"], source_key, self.dst, self.dst_bucket, target_key,
+                              self.p.part_size, self.p.guess_type, self.p.tags)
+        return copy_s3(self.src, self.src_bucket, source_key, self.dst, self.dst_bucket, target_key, self.p.part_size,
+                       self.p.tags)
+
+    def etag_equal(self, source_key, source_listed, target_listed):
+        if self.p.local and target_listed.get("size") == source_listed.get("size") and plain_etag(
+                target_listed.get("etag")):
+            source_listed = dict(source_listed, etag=local_md5(self.p.source["path"], source_key))
+        return same_by_etag(source_listed, target_listed)
+
+    def compare(self, mapping, keys, source_listing, target_listing):
+        """{target_key: [differing fields]} for keys, reading both sides in parallel (or, with compare=etag,
+        only the keys whose listings do not show the same bytes)."""
+        def one(key):
+            if self.p.compare == "etag" and self.etag_equal(mapping[key], source_listing[mapping[key]],
+                                                            target_listing[key]):
+                return key, [], True
+            source, target = self.read_source(mapping[key]), read_s3(self.dst, self.dst_bucket, key, self.p.tags)
+            if source is None or target is None:
+                return key, None if source is None else ["missing"], False
+            return key, differences(source, target), False
+        with ThreadPoolExecutor(self.p.workers) as pool:
+            results = list(pool.map(one, keys))
+        self.by_etag = sum(1 for _key, _fields, quick in results if quick)
+        return {key: fields for key, fields, _quick in results if fields is not None}
+
+    # --- the run -----------------------------------------------------------------
+
+    def run(self):
+        source_keys = self.list_source()
+        mapping = {map_key(key, self.p.source_prefix, self.p.target_prefix): key for key in source_keys}
+        exists = bucket_exists(self.dst, self.dst_bucket)
+        if not exists and not self.p.create_bucket:
+            raise MinioError(f"target bucket {self.dst_bucket} does not exist on {self.dst.endpoint}; create it "
+                             "(koprogo.storage.minio_bucket or the provider's console) or set target_create_bucket")
+        target_keys = list_bucket(self.dst, self.dst_bucket, self.p.target_prefix) if exists else {}
+        common = sorted(set(mapping) & set(target_keys))
+        before = self.compare(mapping, common, source_keys, target_keys)
+        todo = plan(mapping, target_keys, before, self.p.delete_extra)
+        copy_keys = [key for key, _reason in todo["copy"]]
+        result = dict(
+            changed=bool(copy_keys or todo["delete"]), source_objects=len(mapping), copied=len(copy_keys),
+            copied_keys=copy_keys, bytes_copied=sum(source_keys[mapping[key]]["size"] for key in copy_keys),
+            unchanged=len(todo["unchanged"]), unchanged_by_etag=self.by_etag, verified=0, deleted_keys=todo["delete"],
+            extra_keys=todo["extra"],
+            failures=[], **verification(mapping, target_keys, before))
+        if self.module._diff:
+            result["diff"] = dict(
+                before="".join(f"{key}: {reason}\n" for key, reason in todo["copy"])
+                + "".join(f"{key}: not at the source\n" for key in todo["delete"]),
+                after="".join(f"{key}: as at the source\n" for key in copy_keys)
+                + "".join(f"{key}: deleted\n" for key in todo["delete"]))
+        if self.check_mode or not result["changed"]:
+            result["verified"] = 0 if self.check_mode else len(todo["unchanged"])
+            return result
+        if not exists:
+            make_bucket(self.dst, self.dst_bucket, self.p.target["region"])
+        copied, failures, after = self.copy_all(mapping, copy_keys)
+        result.update(copied=len(copied), copied_keys=sorted(copied), failures=failures,
+                      bytes_copied=sum(entry["size"] for entry in copied.values()))
+        if failures:
+            result["missing"], result["mismatched"] = [], []
+            self.module.fail_json(msg=self.scrub(failure_message(len(copied), len(copy_keys), failures, [], [])),
+                                  **result)
+        # a source object that vanished during the run is neither copied nor missing
+        vanished = [key for key in copy_keys if key not in copied]
+        for key in vanished:
+            mapping.pop(key)
+        result["copied_keys"] = sorted(copied)
+        if todo["delete"]:
+            delete_keys(self.dst, self.dst_bucket, todo["delete"])
+        target_now = set(target_keys) - set(todo["delete"]) | set(copied)
+        result.update(verification(mapping, target_now, {**{k: v for k, v in before.items() if k in mapping},
+                                                         **after}))
+        result["verified"] = len(mapping) - len(result["missing"]) - len(result["mismatched"])
+        if result["missing"] or result["mismatched"]:
+            self.module.fail_json(msg=self.scrub(failure_message(len(copied), len(copy_keys), [], result["missing"],
+                                                                 result["mismatched"])), **result)
+        return result
+
+    def copy_all(self, mapping, keys):
+        """Copy then verify each key; stops starting new copies after the first failure."""
+        copied, failures, after = {}, [], {}
+
+        def one(key):
+            if failures:
+                return key, None, None, "not attempted after an earlier failure"
+            try:
+                entry = self.copy(mapping[key], key)
+                if entry is None:
+                    return key, None, None, None
+                target = read_s3(self.dst, self.dst_bucket, key, self.p.tags)
+                return key, entry, ["missing"] if target is None else differences(entry, target), None
+            except (MinioError, OSError) as exc:
+                failures.append({"key": key, "error": self.scrub(str(exc))})
+                return key, None, None, str(exc)
+        with ThreadPoolExecutor(self.p.workers) as pool:
+            for key, entry, fields, _error in pool.map(one, keys):
+                if entry is not None:
+                    copied[key] = entry
+                    after[key] = fields
+        failures.sort(key=lambda failure: failure["key"])
+        return copied, failures, after
+
+    def scrub(self, text):
+        return scrub(text, self.p.secrets)
+
+
+def location_spec():
+    return dict(
+        path=dict(type="path"),
+        endpoint=dict(type="str"), bucket=dict(type="str"), prefix=dict(type="str", default=""),
+        access_key=dict(type="str", no_log=False), secret_key=dict(type="str", no_log=True),
+        region=dict(type="str", default="us-east-1"),
+        addressing_style=dict(type="str", default="auto", choices=["auto", "path", "virtual"]),
+        validate_certs=dict(type="bool", default=True), ca_path=dict(type="path"),
+        timeout=dict(type="float", default=30.0),
+    )
+
+
+def argument_spec():
+    return dict(
+        source=dict(type="dict", required=True, options=location_spec()),
+        target=dict(type="dict", required=True, options=location_spec()),
+        target_create_bucket=dict(type="bool", default=False),
+        delete_extra=dict(type="bool", default=False),
+        guess_content_type=dict(type="bool", default=True),
+        tags=dict(type="bool", default=True),
+        compare=dict(type="str", default="full", choices=["full", "etag"]),
+        part_size_mib=dict(type="int", default=64),
+        workers=dict(type="int", default=4),
+    )
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    require_minio(module)
+    params = SyncParameters(module.params)
+    if params.errors:
+        module.fail_json(msg="; ".join(params.errors), changed=False)
+    try:
+        result = SyncManager(module, params).run()
+    except MinioError as exc:
+        module.fail_json(msg=scrub(str(exc), params.secrets), changed=False)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
