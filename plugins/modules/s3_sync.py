@@ -231,6 +231,14 @@ extra_keys:
   returned: always
   type: list
   elements: str
+vanished_keys:
+  description:
+    - Target keys whose source object was deleted between the listing and its copy (for example by the backend
+      while the copy ran). They are neither copied nor counted as missing; listed here so that nothing is
+      skipped silently. A later run (the delta sync) no longer sees them at the source.
+  returned: always
+  type: list
+  elements: str
 missing:
   description:
     - Source objects (target keys) absent at the target after the run. In check mode, before it.
@@ -392,7 +400,7 @@ class SyncManager:
             changed=bool(copy_keys or todo["delete"]), source_objects=len(mapping), copied=len(copy_keys),
             copied_keys=copy_keys, bytes_copied=sum(source_keys[mapping[key]]["size"] for key in copy_keys),
             unchanged=len(todo["unchanged"]), unchanged_by_etag=self.by_etag, verified=0, deleted_keys=todo["delete"],
-            extra_keys=todo["extra"],
+            extra_keys=todo["extra"], vanished_keys=[],
             failures=[], **verification(mapping, target_keys, before))
         if self.module._diff:
             result["diff"] = dict(
@@ -416,6 +424,7 @@ class SyncManager:
         vanished = [key for key in copy_keys if key not in copied]
         for key in vanished:
             mapping.pop(key)
+        result["vanished_keys"] = vanished
         result["copied_keys"] = sorted(copied)
         if todo["delete"]:
             delete_keys(self.dst, self.dst_bucket, todo["delete"])

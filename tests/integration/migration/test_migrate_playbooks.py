@@ -179,3 +179,30 @@ def test_local_uploads_to_minio_through_migrate(host, tmp_path, minio, unique_na
         assert held[relative]["sha256"] == hashlib.sha256(data).hexdigest()
     env = env_lines(host)
     assert env["STORAGE_PROVIDER"] == "s3" and env["S3_KEY_PREFIX"] == "documents" and env["S3_ACCESS_KEY"] == key
+
+
+def test_failure_during_the_write_freeze_restarts_the_backend_on_its_storage(host, tmp_path, minio, unique_name):
+    """The smoke test fails (the backend's new key is wrong) after the backend was stopped: the play fails,
+    says the backend still uses the previous storage, and the backend runs again with its env unchanged."""
+    uploads = tmp_path / "uploads"
+    upload_tree(uploads, buildings=1)
+    minio.sdk()[0].make_bucket(unique_name)
+    host.exec(["bash", "-c", "echo pass > /usr/local/bin/stub-stop.py"])
+    unit = "[Service]\nExecStart=/bin/sleep infinity\nExecStop=/usr/bin/python3 /usr/local/bin/stub-stop.py\n"
+    host.exec(["bash", "-c", f"cat > /etc/systemd/system/{SERVICE}.service"], input=unit)
+    host.exec(["systemctl", "daemon-reload"])
+    host.exec(["systemctl", "restart", SERVICE])
+    host.exec(["bash", "-c", f"mkdir -p /etc/koprogo && printf 'STORAGE_PROVIDER=local\\n' > {ENV_PATH}"])
+    before = host.read_file(ENV_PATH)
+    wrong = "w" * 24
+    backend = {"endpoint": minio.endpoint, "bucket": unique_name, "access_key": "kp-nobody", "secret_key": wrong}
+    result = run(host, tmp_path, "migrate.yml", {"migrate_source": {"path": str(uploads)},
+                                                 "migrate_target": {**minio.connection, "bucket": unique_name},
+                                                 "migrate_backend": backend, "migrate_backend_service": SERVICE})
+    assert result.rc != 0
+    message = result.tasks["Stop with what failed"]["msg"]
+    assert 'stopped at "PUT the probe and GET it back, verified"' in message and "AccessDenied" in message, message
+    assert "still uses the previous storage" in message and "It was started again." in message, message
+    assert host.is_active(SERVICE)
+    assert host.read_file(ENV_PATH) == before
+    assert wrong not in result.stdout
