@@ -126,6 +126,7 @@ class ComposeHost:
         self.data_dir = workdir / "srv" / "koprogo-data" / "minio"
         self.env_file = workdir / "etc" / "minio" / "minio.env"
         self.build_dir = workdir / "var" / "minio-image"
+        self.dropin_dir = workdir / "etc" / "systemd" / "koprogo-gitops.service.d"
 
     # --- KoproGo's side ---------------------------------------------------------------
     def start_koprogo(self) -> None:
@@ -153,12 +154,31 @@ class ComposeHost:
         self.ips = {role: container_ip(name, self.network) for role, name in self.names.items()}
 
     def compose_backend_env(self, shell: dict) -> dict:
-        """The backend's storage env as Compose interpolates KoproGo's `${VAR:-default}` lines."""
+        """The backend's storage env as Compose interpolates KoproGo's `${VAR:-default}` lines: the
+        process environment first, then the --env-file (KoproGo's production .env), then the default."""
         defaults = {"STORAGE_PROVIDER": "s3", "UPLOAD_DIR": "/app/uploads", "S3_BUCKET": "koprogo-documents",
                     "S3_REGION": "eu-west-0", "S3_ENDPOINT": "http://minio:9000",
-                    "S3_ACCESS_KEY": self.legacy_user, "S3_SECRET_KEY": self.legacy_password,
+                    "S3_ACCESS_KEY": "koprogo", "S3_SECRET_KEY": "koprogo123",
                     "S3_FORCE_PATH_STYLE": "true", "S3_KEY_PREFIX": "documents"}
-        return {name: shell.get(name) or value for name, value in defaults.items()}
+        dotenv = {"S3_ACCESS_KEY": self.legacy_user, "S3_SECRET_KEY": self.legacy_password}
+        return {name: shell.get(name) or dotenv.get(name) or value for name, value in defaults.items()}
+
+    def gitops_environment(self) -> dict:
+        """What systemd gives koprogo-gitops.service (hence `docker compose`) through our drop-in:
+        the EnvironmentFile= it names, parsed the way systemd does for these simple values."""
+        dropin = (self.dropin_dir / "koprogo-storage.conf").read_text()
+        path = next(line.split("=", 1)[1] for line in dropin.splitlines() if line.startswith("EnvironmentFile="))
+        env = {}
+        for line in Path(path).read_text().splitlines():
+            if line and not line.startswith("#") and "=" in line:
+                name, value = line.split("=", 1)
+                env[name] = value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
+        return env
+
+    def redeploy_backend(self) -> None:
+        """Recreate the backend the way gitops-deploy.sh's `docker compose up -d` does after a change."""
+        docker("rm", "-f", self.names["backend"])
+        self.start_backend(self.backend_image, self.compose_backend_env(self.gitops_environment()))
 
     def start_backend(self, image: str, env: dict) -> None:
         self.backend_image = image
@@ -237,6 +257,7 @@ class ComposeHost:
             "backend_env_path": str(self.workdir / "etc" / "koprogo" / "backend-storage.env"),
             "backend_env_upload_dir": str(self.workdir / "uploads"),
             "backend_env_require_mountpoint": "",
+            "backend_env_gitops_dropin_dir": str(self.dropin_dir),
         }
         variables.update(more)
         return variables

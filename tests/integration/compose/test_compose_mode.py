@@ -5,6 +5,8 @@ backend stand-in are polled, then: a second run changes nothing, check mode pred
 the S3 route through KoproGo's Traefik serves the backend's least-privilege keys, the console
 route asks for basic auth, and KoproGo's containers served throughout. Then the refusals: the
 standalone mode while another program holds the web ports, and the traefik role in compose mode.
+Last, the backend is recreated the way KoproGo's gitops deploy recreates it, and its effective
+environment (docker inspect) is checked and used.
 """
 
 from __future__ import annotations
@@ -177,3 +179,40 @@ def test_network_must_exist(compose_host, tmp_path):
     assert not (tmp_path / "d").exists()
     assert subprocess.run(["docker", "network", "inspect", "kpc-no-such-network"], capture_output=True,
                           check=False).returncode != 0
+
+
+def test_backend_env_after_a_gitops_redeploy(compose_host, converged):
+    """The drop-in's env file reaches Compose's interpolation: the recreated backend gets our
+    endpoint and the least-privilege service account, and a client configured from its
+    effective environment uploads and reads on the backend's own path (the Docker network)."""
+    import boto3
+    from botocore.config import Config
+
+    dropin = compose_host.dropin_dir / "koprogo-storage.conf"
+    env_file = compose_host.workdir / "etc" / "koprogo" / "backend-storage.env"
+    assert f"EnvironmentFile={env_file}" in dropin.read_text()
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    compose_host.redeploy_backend()
+    info = json.loads(docker("inspect", compose_host.names["backend"]).stdout)[0]
+    env = dict(item.split("=", 1) for item in info["Config"]["Env"])
+    storage = {name: value for name, value in env.items() if name.startswith(("S3_", "STORAGE_", "UPLOAD_"))}
+    print("\nbackend storage env after the redeploy:",
+          {name: "<redacted>" if name == "S3_SECRET_KEY" else value for name, value in sorted(storage.items())})
+    assert storage == {
+        "STORAGE_PROVIDER": "s3", "UPLOAD_DIR": "/app/uploads",
+        "S3_ENDPOINT": f"http://{compose_host.storage_container}:9000", "S3_BUCKET": "koprogo-documents",
+        "S3_REGION": "us-east-1", "S3_ACCESS_KEY": compose_host.backend_key,
+        "S3_SECRET_KEY": compose_host.backend_secret, "S3_FORCE_PATH_STYLE": "true", "S3_KEY_PREFIX": "documents"}
+    storage_ip = json.loads(docker("inspect", compose_host.storage_container).stdout)[0][
+        "NetworkSettings"]["Networks"][compose_host.network]["IPAddress"]
+    with resolve({compose_host.storage_container: storage_ip}):
+        client = boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], region_name=env["S3_REGION"],
+                              aws_access_key_id=env["S3_ACCESS_KEY"], aws_secret_access_key=env["S3_SECRET_KEY"],
+                              config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        key = f"{env['S3_KEY_PREFIX']}/{uuid.uuid4()}/{uuid.uuid4()}_facture.pdf"
+        client.put_object(Bucket=env["S3_BUCKET"], Key=key, Body=b"facture")
+        assert client.get_object(Bucket=env["S3_BUCKET"], Key=key)["Body"].read() == b"facture"
+    # KoproGo's Traefik routes to the recreated backend.
+    compose_host.ips["backend"] = json.loads(docker("inspect", compose_host.names["backend"]).stdout)[0][
+        "NetworkSettings"]["Networks"][compose_host.network]["IPAddress"]
+    compose_host.wait_ready()
