@@ -22,7 +22,8 @@ SECRETS = {
     "luks_volume": set(),
     "minio_config": {"minio_config_secret_key", "minio_config_backend_user_password",
                      "minio_config_backend_secret_key"},
-    "minio_server": {"minio_server_root_user", "minio_server_root_password"},
+    "minio_server": {"minio_server_root_user", "minio_server_root_password",
+                     "minio_server_container_console_password"},
     "monitoring": {"monitoring_minio_admin_secret_key", "monitoring_minio_prometheus_secret_key"},
     "traefik": {"traefik_console_password"},
 }

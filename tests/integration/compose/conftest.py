@@ -1,0 +1,17 @@
+"""The KoproGo-shaped Docker host of the compose mode tests (tests/helpers/compose_host.py)."""
+
+from __future__ import annotations
+
+import pytest
+from helpers.compose_host import ComposeHost
+
+
+@pytest.fixture(scope="package")
+def compose_host(tmp_path_factory):
+    host = ComposeHost(tmp_path_factory.mktemp("compose"))
+    try:
+        host.start_koprogo()
+        host.wait_ready()
+        yield host
+    finally:
+        host.cleanup()

@@ -1,0 +1,218 @@
+"""The compose deployment mode on a KoproGo-shaped Docker host (see conftest.py).
+
+Converge playbooks/site.yml with koprogo_storage_deployment: compose while KoproGo's Traefik and
+backend stand-in are polled, then: a second run changes nothing, check mode predicts nothing,
+the S3 route through KoproGo's Traefik serves the backend's least-privilege keys, the console
+route asks for basic auth, and KoproGo's containers served throughout. Then the refusals: the
+standalone mode while another program holds the web ports, and the traefik role in compose mode.
+Last, the backend is recreated the way KoproGo's gitops deploy recreates it, and its effective
+environment (docker inspect) is checked and used.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import socket
+import stat
+import subprocess
+import uuid
+
+import pytest
+from helpers.ansible_run import run_playbook
+from helpers.compose_host import API_HOST, CONSOLE_HOST, ROOT, S3_HOST, Poller, docker, http_status
+
+SITE = ROOT / "playbooks" / "site.yml"
+
+
+@contextlib.contextmanager
+def resolve(names: dict):
+    """Resolve the given host names to the given addresses in this process only."""
+    original = socket.getaddrinfo
+
+    def patched(host, *args, **kwargs):
+        return original(names.get(host, host), *args, **kwargs)
+
+    socket.getaddrinfo = patched
+    try:
+        yield
+    finally:
+        socket.getaddrinfo = original
+
+
+@pytest.fixture(scope="module")
+def converged(compose_host):
+    """First converge (polled), second converge, check mode: the three runs the tests read."""
+    poller = Poller({
+        "KoproGo's Traefik -> backend": (compose_host.ips["traefik"], 80, "/", API_HOST),
+        "legacy minio": (compose_host.ips["minio"], 9000, "/minio/health/live", None),
+    })
+    poller.start()
+    try:
+        first = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=compose_host.extra_vars())
+    finally:
+        poller.stop()
+    if first.rc != 0:
+        pytest.fail(compose_host.scrub(f"converge rc={first.rc}\n{first.stdout[-6000:]}\n{first.stderr[-2000:]}")
+                    + compose_host.logs())
+    second = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=compose_host.extra_vars())
+    check = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=compose_host.extra_vars(),
+                         check=True, diff=True)
+    return {"first": first, "second": second, "check": check, "poller": poller}
+
+
+def changed_names(result) -> list[str]:
+    return [name for name, res in result.tasks.items() if res.get("changed")]
+
+
+def test_converge_is_idempotent_and_check_mode_predicts_nothing(compose_host, converged):
+    assert converged["first"].changed > 0
+    assert converged["second"].rc == 0, compose_host.scrub(converged["second"].stdout[-4000:])
+    assert changed_names(converged["second"]) == [], changed_names(converged["second"])
+    assert converged["check"].rc == 0, compose_host.scrub(converged["check"].stdout[-4000:])
+    assert changed_names(converged["check"]) == [], changed_names(converged["check"])
+
+
+def test_no_secret_in_the_output(compose_host, converged):
+    for run in ("first", "second", "check"):
+        text = converged[run].stdout + converged[run].stderr
+        for secret in (compose_host.root_password, compose_host.backend_secret, compose_host.console_password):
+            assert secret not in text, run
+
+
+def test_koprogo_kept_serving_during_the_converge(converged):
+    poller = converged["poller"]
+    print(f"\nKoproGo stand-ins polled {poller.requests} times during the converge; failures: {poller.failures}")
+    assert poller.requests > 0
+    assert poller.failures == []
+
+
+def test_container_shape(compose_host, converged):
+    info = json.loads(docker("inspect", compose_host.storage_container).stdout)[0]
+    assert info["State"]["Running"]
+    assert info["Config"]["Image"].startswith(compose_host.storage_image + ":")
+    assert list(info["NetworkSettings"]["Networks"]) == [compose_host.network]
+    assert not info["HostConfig"].get("PortBindings")
+    assert info["HostConfig"]["ReadonlyRootfs"]
+    assert info["HostConfig"]["CapDrop"] == ["ALL"]
+    assert info["Config"]["User"] == "990:990"
+    assert info["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    assert f"{compose_host.data_dir}:/data:rw" in info["HostConfig"]["Binds"]
+    middleware = f"traefik.http.middlewares.{compose_host.storage_container}-console-auth"
+    users = info["Config"]["Labels"][middleware + ".basicauth.users"]
+    assert users.startswith("admin:$2b$")  # one "$": labels set through the API are not Compose files
+    mode = compose_host.env_file.stat()
+    assert stat.S_IMODE(mode.st_mode) == 0o600 and mode.st_uid == 0
+    assert compose_host.data_dir.stat().st_uid == 990
+    # The legacy `minio` service is left alone.
+    assert json.loads(docker("inspect", compose_host.names["minio"]).stdout)[0]["State"]["Running"]
+
+
+def test_s3_route_through_koprogo_traefik_with_backend_keys(compose_host, converged):
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    with resolve({S3_HOST: compose_host.ips["traefik"]}):
+        client = boto3.client("s3", endpoint_url=f"http://{S3_HOST}", region_name="us-east-1",
+                              aws_access_key_id=compose_host.backend_key,
+                              aws_secret_access_key=compose_host.backend_secret,
+                              config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        key = f"documents/{uuid.uuid4()}/{uuid.uuid4()}_acte.pdf"
+        body = b"%PDF-1.7 compose mode\n" + bytes(range(256)) * 64
+        client.put_object(Bucket="koprogo-documents", Key=key, Body=body, ContentType="application/pdf")
+        got = client.get_object(Bucket="koprogo-documents", Key=key)
+        assert got["Body"].read() == body
+        assert got["ContentType"] == "application/pdf"
+        # Least privilege: outside the backend's prefix is refused.
+        with pytest.raises(ClientError) as refused:
+            client.put_object(Bucket="koprogo-documents", Key="elsewhere/x", Body=b"x")
+        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_console_route_asks_for_basic_auth(compose_host, converged):
+    traefik = compose_host.ips["traefik"]
+    assert http_status(traefik, 80, "/", CONSOLE_HOST) == 401
+    wrong = base64.b64encode(b"admin:not-the-password").decode()
+    assert http_status(traefik, 80, "/", CONSOLE_HOST, {"Authorization": f"Basic {wrong}"}) == 401
+    good = base64.b64encode(f"admin:{compose_host.console_password}".encode()).decode()
+    assert http_status(traefik, 80, "/", CONSOLE_HOST, {"Authorization": f"Basic {good}"}) == 200
+
+
+def test_standalone_refused_while_another_program_holds_the_web_ports(compose_host, tmp_path):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    data_dir = tmp_path / "data" / "minio"
+    try:
+        variables = compose_host.extra_vars(
+            koprogo_storage_deployment="standalone", traefik_http_port=port, minio_server_data_dir=str(data_dir),
+            minio_server_env_file=str(tmp_path / "minio.env"))
+        result = run_playbook(SITE, inventory=str(compose_host.inventory("standalone")), extra_vars=variables)
+    finally:
+        listener.close()
+    assert result.rc != 0
+    assert f"port {port} is held by " in result.stdout, result.stdout[-3000:]
+    assert result.changed == 0
+    assert not data_dir.exists() and not (tmp_path / "minio.env").exists()
+
+
+def test_traefik_role_refused_in_compose_mode(compose_host, tmp_path):
+    play = tmp_path / "traefik.yml"
+    play.write_text(
+        "- hosts: storage\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.include_role:\n        name: koprogo.storage.traefik\n        tasks_from: validate\n")
+    result = run_playbook(play, inventory=str(compose_host.inventory()), extra_vars=compose_host.extra_vars())
+    assert result.rc != 0
+    assert "KoproGo's own Traefik serves 80 and 443" in result.stdout
+
+
+def test_network_must_exist(compose_host, tmp_path):
+    result = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=compose_host.extra_vars(
+        minio_server_container_network="kpc-no-such-network", minio_server_data_dir=str(tmp_path / "d" / "minio")),
+        tags="minio_server")
+    assert result.rc != 0
+    assert "does not exist on this host" in result.stdout
+    assert result.changed == 0
+    assert not (tmp_path / "d").exists()
+    assert subprocess.run(["docker", "network", "inspect", "kpc-no-such-network"], capture_output=True,
+                          check=False).returncode != 0
+
+
+def test_backend_env_after_a_gitops_redeploy(compose_host, converged):
+    """The drop-in's env file reaches Compose's interpolation: the recreated backend gets our
+    endpoint and the least-privilege service account, and a client configured from its
+    effective environment uploads and reads on the backend's own path (the Docker network)."""
+    import boto3
+    from botocore.config import Config
+
+    dropin = compose_host.dropin_dir / "koprogo-storage.conf"
+    env_file = compose_host.workdir / "etc" / "koprogo" / "backend-storage.env"
+    assert f"EnvironmentFile={env_file}" in dropin.read_text()
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    compose_host.redeploy_backend()
+    info = json.loads(docker("inspect", compose_host.names["backend"]).stdout)[0]
+    env = dict(item.split("=", 1) for item in info["Config"]["Env"])
+    storage = {name: value for name, value in env.items() if name.startswith(("S3_", "STORAGE_", "UPLOAD_"))}
+    print("\nbackend storage env after the redeploy:",
+          {name: "<redacted>" if name == "S3_SECRET_KEY" else value for name, value in sorted(storage.items())})
+    assert storage == {
+        "STORAGE_PROVIDER": "s3", "UPLOAD_DIR": "/app/uploads",
+        "S3_ENDPOINT": f"http://{compose_host.storage_container}:9000", "S3_BUCKET": "koprogo-documents",
+        "S3_REGION": "us-east-1", "S3_ACCESS_KEY": compose_host.backend_key,
+        "S3_SECRET_KEY": compose_host.backend_secret, "S3_FORCE_PATH_STYLE": "true", "S3_KEY_PREFIX": "documents"}
+    storage_ip = json.loads(docker("inspect", compose_host.storage_container).stdout)[0][
+        "NetworkSettings"]["Networks"][compose_host.network]["IPAddress"]
+    with resolve({compose_host.storage_container: storage_ip}):
+        client = boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], region_name=env["S3_REGION"],
+                              aws_access_key_id=env["S3_ACCESS_KEY"], aws_secret_access_key=env["S3_SECRET_KEY"],
+                              config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        key = f"{env['S3_KEY_PREFIX']}/{uuid.uuid4()}/{uuid.uuid4()}_facture.pdf"
+        client.put_object(Bucket=env["S3_BUCKET"], Key=key, Body=b"facture")
+        assert client.get_object(Bucket=env["S3_BUCKET"], Key=key)["Body"].read() == b"facture"
+    # KoproGo's Traefik routes to the recreated backend.
+    compose_host.ips["backend"] = json.loads(docker("inspect", compose_host.names["backend"]).stdout)[0][
+        "NetworkSettings"]["Networks"][compose_host.network]["IPAddress"]
+    compose_host.wait_ready()
