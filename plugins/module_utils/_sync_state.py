@@ -40,13 +40,14 @@ CHUNK = 1024 * 1024
 NO_EXTENSION = ("InvalidArgument", "NotImplemented", "InvalidRequest")
 
 
-def connect(location, extra_secrets=()):
-    """A MinioConnection for a source/target dict, with its addressing style applied."""
+def connect(location, extra_secrets=(), workers=10):
+    """A MinioConnection for a source/target dict, with its addressing style applied, keeping a connection
+    per worker thread open."""
     try:
         conn = MinioConnection(location["endpoint"], location["access_key"], location["secret_key"],
                                region=location["region"], validate_certs=location["validate_certs"],
                                ca_path=location["ca_path"], timeout=location["timeout"],
-                               extra_secrets=extra_secrets)
+                               extra_secrets=extra_secrets, pool_size=max(10, workers))
     except ValueError as exc:
         raise MinioError(f"invalid connection options for {location['endpoint']}: {exc}") from None
     style = location["addressing_style"]
