@@ -120,7 +120,7 @@ class MinioConnection:
     SDK_ERRORS = ()
 
     def __init__(self, endpoint, access_key, secret_key, region="us-east-1",
-                 validate_certs=True, ca_path=None, timeout=10.0, extra_secrets=()):
+                 validate_certs=True, ca_path=None, timeout=10.0, extra_secrets=(), pool_size=10):
         self.endpoint = endpoint
         self.secrets = [secret_key, *extra_secrets]
         host, secure = parse_endpoint(endpoint)
@@ -128,7 +128,7 @@ class MinioConnection:
             timeout=urllib3.Timeout(connect=timeout, read=max(timeout * 3, 30)),
             retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(502, 503, 504),
                                   allowed_methods=None, raise_on_status=False),
-            maxsize=10,
+            maxsize=pool_size,  # connections kept per host: at least the number of threads that share them
         )
         if secure:
             kwargs["cert_reqs"] = "CERT_REQUIRED" if validate_certs else "CERT_NONE"

@@ -10,7 +10,9 @@ An object is described by an "entry": size, sha256, the Content-* headers, user 
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
+from urllib.parse import unquote_plus
 
 # entry field -> HTTP header; the minio SDK sends these names as they are (any other name in its
 # metadata argument becomes x-amz-meta-<name>)
@@ -23,6 +25,10 @@ HEADER_FIELDS = {
 }
 USER_PREFIX = "x-amz-meta-"
 FIDELITY_FIELDS = ("size", "sha256", *HEADER_FIELDS, "metadata", "tags")
+# what verify=etag compares after a copy: the ETag the target computed stands for the bytes (it must
+# equal the MD5, or the multipart MD5, of the bytes read at the source)
+ETAG_FIELDS = ("size", "etag", *HEADER_FIELDS, "metadata", "tags")
+VERIFY_MODES = ("etag", "full")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 # the S3 limits on a multipart part (providers may set a lower maximum)
 MIN_PART_MIB = 5
@@ -138,18 +144,44 @@ def put_arguments(entry):
     return entry.get("content_type") or DEFAULT_CONTENT_TYPE, metadata
 
 
-def fidelity(entry):
+def fidelity(entry, fields=FIDELITY_FIELDS):
     result = {}
-    for field in FIDELITY_FIELDS:
+    for field in fields:
         value = entry.get(field)
-        result[field] = dict(value or {}) if field in ("metadata", "tags") else value
+        if field in ("metadata", "tags"):
+            value = dict(value or {})
+        elif field == "etag":
+            value = (value or "").strip('"').lower() or None
+        result[field] = value
     return result
 
 
-def differences(expected, actual):
-    """Names of the fidelity fields that differ (the source's entry against the target's)."""
-    want, have = fidelity(expected), fidelity(actual)
-    return [field for field in FIDELITY_FIELDS if want[field] != have[field]]
+def differences(expected, actual, fields=FIDELITY_FIELDS):
+    """Names of the fields that differ (the source's entry against the target's)."""
+    want, have = fidelity(expected, fields), fidelity(actual, fields)
+    return [field for field in fields if want[field] != have[field]]
+
+
+def part_lengths(length, part_size):
+    """The part lengths the minio SDK's put_object sends for an object of length bytes: one PUT up to
+    part_size, else parts of part_size and a shorter last one."""
+    if length <= part_size:
+        return [length]
+    full, rest = divmod(length, part_size)
+    return [part_size] * full + ([rest] if rest else [])
+
+
+def etag_of_parts(part_md5s):
+    """The ETag S3 gives an object uploaded in these parts (binary MD5 digests, in order): the MD5 itself
+    for a single PUT, else the MD5 of the concatenated part MD5s followed by -<number of parts>."""
+    if len(part_md5s) == 1:
+        return part_md5s[0].hex()
+    return f"{hashlib.md5(b''.join(part_md5s), usedforsecurity=False).hexdigest()}-{len(part_md5s)}"
+
+
+def listed_tags(tags):
+    """Tags as MinIO's listing extension returns them (URL-encoded, split but not decoded by the SDK)."""
+    return {unquote_plus(name): unquote_plus(value) for name, value in (tags or {}).items()}
 
 
 def plain_etag(etag):

@@ -21,26 +21,33 @@ from ansible_collections.koprogo.storage.plugins.module_utils._sync import (
     HEADER_FIELDS,
     check_key,
     entry_from_headers,
+    etag_of_parts,
+    listed_tags,
     local_key,
+    plain_etag,
     put_arguments,
 )
 
 try:
     from minio.commonconfig import Tags
     from minio.deleteobjects import DeleteObject
+    from minio.error import S3Error
 except ImportError:  # pragma: no cover - reported by require_minio()
     pass
 
 CHUNK = 1024 * 1024
+# error codes of a server that refuses MinIO's listing extension (the listing is then made without it)
+NO_EXTENSION = ("InvalidArgument", "NotImplemented", "InvalidRequest")
 
 
-def connect(location, extra_secrets=()):
-    """A MinioConnection for a source/target dict, with its addressing style applied."""
+def connect(location, extra_secrets=(), workers=10):
+    """A MinioConnection for a source/target dict, with its addressing style applied, keeping a connection
+    per worker thread open."""
     try:
         conn = MinioConnection(location["endpoint"], location["access_key"], location["secret_key"],
                                region=location["region"], validate_certs=location["validate_certs"],
                                ca_path=location["ca_path"], timeout=location["timeout"],
-                               extra_secrets=extra_secrets)
+                               extra_secrets=extra_secrets, pool_size=max(10, workers))
     except ValueError as exc:
         raise MinioError(f"invalid connection options for {location['endpoint']}: {exc}") from None
     style = location["addressing_style"]
@@ -60,13 +67,38 @@ def make_bucket(conn, bucket, region):
     conn.call(f"create bucket {bucket}", conn.s3.make_bucket, bucket, location=region)
 
 
-def list_bucket(conn, bucket, prefix):
-    """{key: {size, etag}} of the current versions under prefix (delete markers and older versions are
-    not listed; the SDK lists with encoding-type=url, so any UTF-8 key comes back intact)."""
-    def listing():
-        return {obj.object_name: {"size": int(obj.size or 0), "etag": (obj.etag or "").strip('"')}
-                for obj in conn.s3.list_objects(bucket, prefix=prefix or None, recursive=True)}
-    return conn.call(f"list bucket {bucket}", listing)
+def _listed(obj):
+    entry = {"size": int(obj.size or 0), "etag": (obj.etag or "").strip('"')}
+    if obj.metadata:
+        # MinIO's extension: the object's stored headers, user metadata and tags (MinIO lists at least the
+        # Content-Type, so an object listed without metadata is read object by object)
+        entry["listed"] = dict(entry_from_headers(obj.metadata), size=entry["size"], etag=entry["etag"],
+                               tags=listed_tags(obj.tags))
+    return entry
+
+
+def list_bucket(conn, bucket, prefix, with_metadata=False):
+    """{key: {size, etag[, listed]}} of the current versions under prefix (delete markers and older versions
+    are not listed; the SDK lists with encoding-type=url, so any UTF-8 key comes back intact).
+
+    with_metadata asks for MinIO's listing extension (metadata=true): "listed" is then the object's entry
+    without sha256 (headers, user metadata, tags) as the server stores it, which saves a tagging request
+    per object and side. Other servers ignore or refuse the extension; "listed" is then absent."""
+    def listing(extension):
+        return {obj.object_name: _listed(obj) for obj in conn.s3.list_objects(
+            bucket, prefix=prefix or None, recursive=True, include_user_meta=extension)}
+
+    def run():
+        if with_metadata:
+            try:
+                return listing(True)
+            except ValueError:  # the SDK could not split a listed tag set: read the tags one by one
+                pass
+            except S3Error as exc:
+                if exc.code not in NO_EXTENSION:
+                    raise
+        return listing(False)
+    return conn.call(f"list bucket {bucket}", run)
 
 
 def list_directory(root):
@@ -118,9 +150,20 @@ def _tags(conn, bucket, key):
     return dict(tags) if tags else {}
 
 
-def read_s3(conn, bucket, key, with_tags=True):
+def tags_of(conn, bucket, key, with_tags, listed=None):
+    """The tags of an object: from its listing when the server listed them, else one request; None when
+    tags are not copied."""
+    if not with_tags:
+        return None
+    if listed is not None:
+        return dict(listed["tags"])
+    return _tags(conn, bucket, key)
+
+
+def read_s3(conn, bucket, key, with_tags=True, listed=None):
     """The entry of one object: bytes hashed as stored (a Content-Encoding is never decoded), the
-    Content-* headers, user metadata and tags (None when with_tags is false). None when the object is gone."""
+    Content-* headers, user metadata and tags (None when with_tags is false; taken from listed, the
+    object's listing entry, when there is one). None when the object is gone."""
     def get():
         response = conn.s3.get_object(bucket, key)
         try:
@@ -132,7 +175,19 @@ def read_s3(conn, bucket, key, with_tags=True):
             response.release_conn()
     entry = conn.try_call(f"read {key!r} in {bucket}", get, missing=("NoSuchKey",))
     if entry is not None:
-        entry["tags"] = _tags(conn, bucket, key) if with_tags else None
+        entry["tags"] = tags_of(conn, bucket, key, with_tags, listed)
+    return entry
+
+
+def head_s3(conn, bucket, key, with_tags=True, listed=None):
+    """The entry of one object as the server describes it, without its bytes: size, ETag, Content-*
+    headers, user metadata and tags. None when the object is gone."""
+    def head():
+        stat = conn.s3.stat_object(bucket, key)
+        return dict(entry_from_headers(stat.metadata), size=int(stat.size or 0), etag=(stat.etag or "").strip('"'))
+    entry = conn.try_call(f"read the headers of {key!r} in {bucket}", head, missing=("NoSuchKey",))
+    if entry is not None:
+        entry["tags"] = tags_of(conn, bucket, key, with_tags, listed)
     return entry
 
 
@@ -145,6 +200,14 @@ def local_md5(root, key):
     return digest.hexdigest()
 
 
+def _local_entry(key, size, guess_type, with_tags):
+    entry = dict.fromkeys(HEADER_FIELDS)
+    entry.update(size=size, metadata={}, tags={} if with_tags else None, content_type=DEFAULT_CONTENT_TYPE)
+    if guess_type:
+        entry["content_type"] = mimetypes.guess_type(key, strict=False)[0] or DEFAULT_CONTENT_TYPE
+    return entry
+
+
 def read_local(root, key, guess_type, with_tags=True):
     """The entry of a file: size, sha256 and a Content-Type (guessed from the name or the default)."""
     path = os.path.join(root, *key.split("/"))
@@ -155,27 +218,56 @@ def read_local(root, key, guess_type, with_tags=True):
         return None
     except OSError as exc:
         raise MinioError(f"read {path}: {exc.strerror}") from None
-    entry = dict.fromkeys(HEADER_FIELDS)
-    entry.update(size=size, sha256=sha256, metadata={}, tags={} if with_tags else None,
-                 content_type=DEFAULT_CONTENT_TYPE)
-    if guess_type:
-        entry["content_type"] = mimetypes.guess_type(key, strict=False)[0] or DEFAULT_CONTENT_TYPE
+    entry = _local_entry(key, size, guess_type, with_tags)
+    entry["sha256"] = sha256
     return entry
 
 
-class _HashingReader:
-    """A file-like wrapper that hashes what the SDK reads (and never decodes a Content-Encoding)."""
+def _md5():
+    return hashlib.md5(usedforsecurity=False)
 
-    def __init__(self, read):
+
+class _HashingReader:
+    """A file-like wrapper that hashes what the SDK reads (and never decodes a Content-Encoding): sha256
+    of the whole, and the MD5 of each part as the SDK splits the upload (part_lengths), from which the
+    ETag the target must report follows (etag_of_parts). The MD5 of the whole is kept too when the upload
+    has several parts, to check the bytes against the source's single-part ETag."""
+
+    def __init__(self, read, length, part_size):
         self._read = read
         self.digest = hashlib.sha256()
         self.size = 0
+        self._part_size = part_size
+        self._part, self._in_part, self._parts = _md5(), 0, []
+        self._whole = _md5() if length > part_size else None
 
     def read(self, size=-1):
         data = self._read(size)
         self.digest.update(data)
         self.size += len(data)
+        if self._whole is not None:
+            self._whole.update(data)
+        view = memoryview(data)
+        while view:
+            take = min(len(view), self._part_size - self._in_part)
+            self._part.update(view[:take])
+            self._in_part += take
+            view = view[take:]
+            if self._in_part == self._part_size:
+                self._parts.append(self._part.digest())
+                self._part, self._in_part = _md5(), 0
         return data
+
+    def part_md5s(self):
+        return self._parts + [self._part.digest()] if self._in_part or not self._parts else list(self._parts)
+
+    def md5(self):
+        return self._whole.hexdigest() if self._whole is not None else self.part_md5s()[0].hex()
+
+    def finish(self, entry):
+        """entry completed with what was read: size, sha256 and the ETag expected at the target."""
+        entry.update(size=self.size, sha256=self.digest.hexdigest(), etag=etag_of_parts(self.part_md5s()))
+        return entry
 
 
 def _put(conn, bucket, key, reader, length, entry, part_size):
@@ -188,9 +280,14 @@ def _put(conn, bucket, key, reader, length, entry, part_size):
               content_type=content_type, metadata=metadata or None, tags=tags, part_size=part_size)
 
 
-def copy_s3(source, bucket, key, target, target_bucket, target_key, part_size, with_tags=True):
+def copy_s3(source, bucket, key, target, target_bucket, target_key, part_size, with_tags=True, listed=None,
+            check_etag=True):
     """Stream one object from source to target; returns the source's entry as it was copied (bytes
-    hashed on the way), or None when the object disappeared from the source meanwhile."""
+    hashed on the way, "etag" the ETag the target must report), or None when the object disappeared
+    from the source meanwhile. Tags come from listed (the source listing's entry) when there is one.
+
+    check_etag: the bytes read must have the MD5 the source reports as a single-part ETag (a multipart
+    source ETag cannot be recomputed without the original part size, and is not checked)."""
     def get():
         return source.s3.get_object(bucket, key)
     response = source.try_call(f"read {key!r} in {bucket}", get, missing=("NoSuchKey",))
@@ -199,26 +296,33 @@ def copy_s3(source, bucket, key, target, target_bucket, target_key, part_size, w
     try:
         entry = entry_from_headers(response.headers)
         length = int(response.headers.get("Content-Length") or 0)
-        entry["tags"] = _tags(source, bucket, key) if with_tags else None
-        reader = _HashingReader(lambda n: response.read(n, decode_content=False))
+        entry["tags"] = tags_of(source, bucket, key, with_tags, listed)
+        reader = _HashingReader(lambda n: response.read(n, decode_content=False), length, part_size)
         _put(target, target_bucket, target_key, reader, length, entry, part_size)
+        source_md5 = plain_etag(response.headers.get("ETag"))
     finally:
         response.close()
         response.release_conn()
-    entry.update(size=reader.size, sha256=reader.digest.hexdigest())
-    return entry
+    if check_etag and source_md5 and len(source_md5) == 32 and reader.md5() != source_md5:
+        raise MinioError(f"read {key!r} in {bucket} on {source.endpoint}: the bytes read do not have the MD5 "
+                         "of the source's ETag (if this server's ETags are not MD5s, use verify: full)")
+    return reader.finish(entry)
 
 
 def copy_local(root, key, target, target_bucket, target_key, part_size, guess_type, with_tags=True):
-    entry = read_local(root, key, guess_type, with_tags)
-    if entry is None:
-        return None
+    """Upload one file (read once, hashed on the way); None when it disappeared meanwhile."""
     path = os.path.join(root, *key.split("/"))
-    with open(path, "rb") as handle:
-        reader = _HashingReader(handle.read)
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise MinioError(f"read {path}: {exc.strerror}") from None
+    with handle:
+        entry = _local_entry(key, os.fstat(handle.fileno()).st_size, guess_type, with_tags)
+        reader = _HashingReader(handle.read, entry["size"], part_size)
         _put(target, target_bucket, target_key, reader, entry["size"], entry, part_size)
-    entry.update(size=reader.size, sha256=reader.digest.hexdigest())
-    return entry
+    return reader.finish(entry)
 
 
 def delete_keys(conn, bucket, keys):

@@ -15,10 +15,13 @@ description:
   - Only objects missing at the target or different from the source are copied; a second run copies
     nothing and reports no change. For a versioned source, the current version of each object is copied
     (older versions and delete markers are not).
-  - After copying, every copied object is read back from the target and compared with what was read at the
-    source (size, sha256 of the bytes computed on both sides, the headers above, user metadata, tags). Objects
-    already present are compared the same way before deciding. The module fails, naming the keys, when an
-    object is missing or differs.
+  - Every copied object is verified on both sides, see O(verify). By default the bytes are hashed (sha256,
+    MD5) while they stream from the source into the upload, the MD5 is checked against the source's ETag,
+    and the target's ETag must be the MD5 (or multipart MD5) of those bytes; size, the headers above, user
+    metadata and tags are compared with what the target reports. Objects already present are compared before
+    deciding, see O(compare). The module fails, naming the keys, when an object is missing or differs.
+  - On MinIO, headers, user metadata and tags are taken from the listings (MinIO's C(metadata=true)
+    extension), which saves two requests per object; other servers are asked object by object.
   - Nothing is ever deleted at the source. Objects at the target that the source does not have are only
     reported, unless O(delete_extra=true).
   - Keys may hold any UTF-8 character (spaces, accents, tabs, control characters); listings use
@@ -112,7 +115,8 @@ options:
     default: true
   tags:
     description:
-      - Copy and compare object tags (each costs one request per object and side).
+      - Copy and compare object tags (on servers other than MinIO, each costs one request per object and
+        side).
       - V(false) for keys without C(s3:GetObjectTagging) and C(s3:PutObjectTagging), such as the KoproGo
         backend's least-privilege key; tags are then neither copied nor compared.
     type: bool
@@ -126,10 +130,27 @@ options:
         single-part ETag (the MD5 of the bytes; for a local file, its MD5 computed locally), and falls back
         to V(full) otherwise. Metadata-only or tag-only changes are then not seen. Meant for the delta sync
         during a write freeze (KoproGo only writes new objects), after a V(full) run.
-      - Objects copied by the run are always read back and compared in full.
+      - Objects copied by the run are always verified, see O(verify).
     type: str
     choices: [full, etag]
     default: full
+  verify:
+    description:
+      - How each object copied by the run is verified.
+      - V(etag) hashes the bytes as they stream from the source to the target, checks their MD5 against the
+        source's ETag when it is a single-part MD5, and requires the ETag the target computed on receipt to
+        be the MD5 of the bytes sent (for a multipart upload, the MD5 of the part MD5s followed by
+        C(-<parts>), computed from the part size); it compares size, Content-* headers, user metadata and
+        tags with what the target reports (its listing on MinIO, else a HEAD and a tagging request). The
+        bytes are not read back. This proves the target stored the bytes read at the source, as far as
+        MD5 can tell them apart (accidental corruption, not an adversary).
+      - V(full) also reads every copied object back from the target and compares sha256 computed on both
+        sides, which doubles the reads. Use it when the target's ETags are not MD5s (server-side
+        encryption with KMS or customer keys, some gateways); with V(etag) such a target fails the run
+        naming the objects, it never passes silently.
+    type: str
+    choices: [etag, full]
+    default: etag
   part_size_mib:
     description:
       - Multipart part size in MiB for large objects (objects up to this size are sent in one request).
@@ -137,9 +158,12 @@ options:
     type: int
     default: 64
   workers:
-    description: How many objects are read, compared or copied in parallel.
+    description:
+      - How many objects are read, compared or copied in parallel (between 1 and 32), each over its own
+        kept-open connection to each side. The work waits mostly on the network and the servers, so more
+        workers than CPUs pay off.
     type: int
-    default: 4
+    default: 8
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
@@ -261,10 +285,13 @@ failures:
 """
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.koprogo.storage.plugins.module_utils._minio import MinioError, require_minio, scrub
 from ansible_collections.koprogo.storage.plugins.module_utils._sync import (
+    ETAG_FIELDS,
+    FIDELITY_FIELDS,
     differences,
     failure_message,
     map_key,
@@ -283,6 +310,7 @@ from ansible_collections.koprogo.storage.plugins.module_utils._sync_state import
     copy_local,
     copy_s3,
     delete_keys,
+    head_s3,
     list_bucket,
     list_directory,
     local_md5,
@@ -292,6 +320,10 @@ from ansible_collections.koprogo.storage.plugins.module_utils._sync_state import
 )
 
 MIB = 1024 * 1024
+MAX_WORKERS = 32
+# after a copy, the target is listed again (one request per 1000 objects) to verify from MinIO's listing
+# extension rather than object by object, when at least this share of the prefix was copied
+LIST_AFTER_COPY_SHARE = 50
 
 
 class SyncParameters:
@@ -301,8 +333,8 @@ class SyncParameters:
         self.source, self.target = params["source"], params["target"]
         self.errors = validate_location(self.source, "source", True) + validate_location(self.target, "target", False)
         self.check(validate_part_size(params["part_size_mib"]))
-        if params["workers"] < 1 or params["workers"] > 32:
-            self.errors.append(f"workers must be between 1 and 32, got {params['workers']}")
+        if params["workers"] < 1 or params["workers"] > MAX_WORKERS:
+            self.errors.append(f"workers must be between 1 and {MAX_WORKERS}, got {params['workers']}")
         if not self.errors and same_place(self.source, self.target):
             self.errors.append("source and target are the same bucket with overlapping prefixes")
         self.secrets = [loc.get("secret_key") for loc in (self.source, self.target) if loc.get("secret_key")]
@@ -317,6 +349,7 @@ class SyncParameters:
         self.guess_type = params["guess_content_type"]
         self.tags = params["tags"]
         self.compare = params["compare"]
+        self.verify = params["verify"]
 
     def check(self, message):
         if message:
@@ -328,8 +361,8 @@ class SyncManager:
         self.module, self.p = module, params
         self.check_mode = module.check_mode
         secrets = params.secrets
-        self.src = None if params.local else connect(params.source, secrets)
-        self.dst = connect(params.target, secrets)
+        self.src = None if params.local else connect(params.source, secrets, params.workers)
+        self.dst = connect(params.target, secrets, params.workers)
         self.src_bucket = params.source.get("bucket")
         self.dst_bucket = params.target["bucket"]
         self.by_etag = 0
@@ -346,19 +379,28 @@ class SyncManager:
             return files
         if not bucket_exists(self.src, self.src_bucket):
             raise MinioError(f"source bucket {self.src_bucket} does not exist on {self.src.endpoint}")
-        return list_bucket(self.src, self.src_bucket, self.p.source_prefix)
+        return list_bucket(self.src, self.src_bucket, self.p.source_prefix, with_metadata=self.p.tags)
 
-    def read_source(self, key):
+    def read_source(self, key, listed=None):
         if self.p.local:
             return read_local(self.p.source["path"], key, self.p.guess_type, self.p.tags)
-        return read_s3(self.src, self.src_bucket, key, self.p.tags)
+        return read_s3(self.src, self.src_bucket, key, self.p.tags, listed)
 
-    def copy(self, source_key, target_key):
+    def copy(self, source_key, target_key, listed=None):
         if self.p.local:
             return copy_local(self.p.source["path"], source_key, self.dst, self.dst_bucket, target_key,
                               self.p.part_size, self.p.guess_type, self.p.tags)
         return copy_s3(self.src, self.src_bucket, source_key, self.dst, self.dst_bucket, target_key, self.p.part_size,
-                       self.p.tags)
+                       self.p.tags, listed, check_etag=self.p.verify == "etag")
+
+    def read_target(self, key, listed=None):
+        """The target's entry to verify a copy with: its listing entry or a HEAD (verify=etag), or its bytes
+        read back (verify=full); tags from the listing when the server listed them."""
+        if self.p.verify == "full":
+            return read_s3(self.dst, self.dst_bucket, key, self.p.tags, listed)
+        if listed is not None:
+            return dict(listed, tags=dict(listed["tags"]) if self.p.tags else None)
+        return head_s3(self.dst, self.dst_bucket, key, self.p.tags)
 
     def etag_equal(self, source_key, source_listed, target_listed):
         if self.p.local and target_listed.get("size") == source_listed.get("size") and plain_etag(
@@ -373,7 +415,8 @@ class SyncManager:
             if self.p.compare == "etag" and self.etag_equal(mapping[key], source_listing[mapping[key]],
                                                             target_listing[key]):
                 return key, [], True
-            source, target = self.read_source(mapping[key]), read_s3(self.dst, self.dst_bucket, key, self.p.tags)
+            source = self.read_source(mapping[key], source_listing[mapping[key]].get("listed"))
+            target = read_s3(self.dst, self.dst_bucket, key, self.p.tags, target_listing[key].get("listed"))
             if source is None or target is None:
                 return key, None if source is None else ["missing"], False
             return key, differences(source, target), False
@@ -391,7 +434,7 @@ class SyncManager:
         if not exists and not self.p.create_bucket:
             raise MinioError(f"target bucket {self.dst_bucket} does not exist on {self.dst.endpoint}; create it "
                              "(koprogo.storage.minio_bucket or the provider's console) or set target_create_bucket")
-        target_keys = list_bucket(self.dst, self.dst_bucket, self.p.target_prefix) if exists else {}
+        target_keys = list_bucket(self.dst, self.dst_bucket, self.p.target_prefix, self.p.tags) if exists else {}
         common = sorted(set(mapping) & set(target_keys))
         before = self.compare(mapping, common, source_keys, target_keys)
         todo = plan(mapping, target_keys, before, self.p.delete_extra)
@@ -413,7 +456,7 @@ class SyncManager:
             return result
         if not exists:
             make_bucket(self.dst, self.dst_bucket, self.p.target["region"])
-        copied, failures, after = self.copy_all(mapping, copy_keys)
+        copied, failures, after = self.copy_all(mapping, copy_keys, source_keys)
         result.update(copied=len(copied), copied_keys=sorted(copied), failures=failures,
                       bytes_copied=sum(entry["size"] for entry in copied.values()))
         if failures:
@@ -437,29 +480,47 @@ class SyncManager:
                                                                  result["mismatched"])), **result)
         return result
 
-    def copy_all(self, mapping, keys):
-        """Copy then verify each key; stops starting new copies after the first failure."""
-        copied, failures, after = {}, [], {}
+    def copy_all(self, mapping, keys, source_listing):
+        """Copy the keys, then verify each copied object; stops starting new copies after the first failure."""
+        copied, failures = {}, []
 
         def one(key):
             if failures:
-                return key, None, None, "not attempted after an earlier failure"
+                return key, None
             try:
-                entry = self.copy(mapping[key], key)
-                if entry is None:
-                    return key, None, None, None
-                target = read_s3(self.dst, self.dst_bucket, key, self.p.tags)
-                return key, entry, ["missing"] if target is None else differences(entry, target), None
+                return key, self.copy(mapping[key], key, source_listing[mapping[key]].get("listed"))
             except (MinioError, OSError) as exc:
                 failures.append({"key": key, "error": self.scrub(str(exc))})
-                return key, None, None, str(exc)
+                return key, None
         with ThreadPoolExecutor(self.p.workers) as pool:
-            for key, entry, fields, _error in pool.map(one, keys):
+            for key, entry in pool.map(one, keys):
                 if entry is not None:
                     copied[key] = entry
-                    after[key] = fields
+        after = self.verify_copies(copied, len(mapping), failures)
         failures.sort(key=lambda failure: failure["key"])
         return copied, failures, after
+
+    def verify_copies(self, copied, expected_objects, failures):
+        """{key: [differing fields]} of the copied objects, as the target now reports them."""
+        listing = {}
+        if copied and not failures and len(copied) * LIST_AFTER_COPY_SHARE >= expected_objects:
+            # on failure each object is read on its own, and its error reported with its key
+            with suppress(MinioError):
+                listing = list_bucket(self.dst, self.dst_bucket, self.p.target_prefix, with_metadata=True)
+        fields = FIDELITY_FIELDS if self.p.verify == "full" else ETAG_FIELDS
+        earlier = len(failures)
+
+        def one(key):
+            if len(failures) > earlier:  # the target stopped answering: the run fails, the re-run compares
+                return key, ["not verified"]
+            try:
+                target = self.read_target(key, listing.get(key, {}).get("listed"))
+            except (MinioError, OSError) as exc:
+                failures.append({"key": key, "error": self.scrub(str(exc))})
+                return key, ["missing"]
+            return key, ["missing"] if target is None else differences(copied[key], target, fields)
+        with ThreadPoolExecutor(self.p.workers) as pool:
+            return dict(pool.map(one, sorted(copied)))
 
     def scrub(self, text):
         return scrub(text, self.p.secrets)
@@ -486,8 +547,9 @@ def argument_spec():
         guess_content_type=dict(type="bool", default=True),
         tags=dict(type="bool", default=True),
         compare=dict(type="str", default="full", choices=["full", "etag"]),
+        verify=dict(type="str", default="etag", choices=["etag", "full"]),
         part_size_mib=dict(type="int", default=64),
-        workers=dict(type="int", default=4),
+        workers=dict(type="int", default=8),
     )
 
 

@@ -93,6 +93,13 @@ def test_compose_minio_to_collection_minio_with_delta(tmp_path, compose_minio, m
     house_sequence(tmp_path, source, target, len(keys))
     src_view = snapshot(compose_minio.boto3(), unique_name, "documents/")
     assert snapshot(minio.boto3(), unique_name, "documents/") == src_view
+    # the 7 MiB document in 5 MiB parts: the multipart ETag it must get is computed from the part MD5s
+    parts = sync(tmp_path, source, location(minio, f"{unique_name}-parts", "documents/"), part_size_mib=5,
+                 target_create_bucket=True)
+    assert parts["verified"] == len(keys) and parts["mismatched"] == [] and parts["failures"] == [], parts
+    assert snapshot(minio.boto3(), f"{unique_name}-parts", "documents/") == src_view
+    listed = minio.boto3().list_objects_v2(Bucket=f"{unique_name}-parts", Prefix="documents/")["Contents"]
+    assert [item["Size"] for item in listed if item["ETag"].endswith('-2"')] == [7 * 1024 * 1024]
     assert src_view[keys[1][len("documents/"):]]["size"] == len(b"second version")
 
     # writes made between the copy and the switch: a new document, a changed one, new tags
