@@ -35,6 +35,12 @@ MIN_PART_MIB = 5
 MAX_PART_MIB = 5 * 1024
 MAX_KEY_BYTES = 1024
 ADDRESSING_STYLES = ("auto", "path", "virtual")
+# a local directory as target keeps the bytes only: these are compared, the others cannot be stored in a
+# plain file and are reported as not preserved
+LOCAL_FIELDS = ("size", "sha256")
+LOCAL_NOT_PRESERVED = (*HEADER_FIELDS, "metadata", "tags")
+LOCAL_ONLY_OPTIONS = ("owner", "group", "mode")
+MAX_NAME_BYTES = 255
 
 
 class SyncError(Exception):
@@ -60,7 +66,7 @@ def validate_location(location, role, allow_dir):
     has_dir = bool(location.get("path"))
     has_s3 = bool(location.get("endpoint") or location.get("bucket"))
     if has_dir and not allow_dir:
-        errors.append(f"{role}: a local directory (path) can only be a source")
+        errors.append(f"{role}: a local directory (path) can be the source or the target, not both")
     if has_dir and has_s3:
         errors.append(f"{role}: set either path (a local directory) or endpoint and bucket, not both")
     if not has_dir:
@@ -78,10 +84,69 @@ def validate_location(location, role, allow_dir):
     return errors
 
 
+def parse_mode(mode):
+    """(file mode as an int, error or None) from an octal string ('0640', '640') or an int; None -> 0o644."""
+    if mode is None or mode == "":
+        return 0o644, None
+    try:
+        value = int(mode, 8) if isinstance(mode, str) else int(mode)
+    except ValueError:
+        return None, f"target: mode {mode!r} is not an octal file mode such as '0644'"
+    if not 0 <= value <= 0o7777:
+        return None, f"target: mode {mode!r} is not a file mode"
+    return value, None
+
+
+def validate_local_target(source, target, delete_extra):
+    """Messages for the options that only make sense with (or are refused for) a local directory target."""
+    errors = [f"source: {name} only applies to a local directory target" for name in LOCAL_ONLY_OPTIONS
+              if source.get(name) not in (None, "")]
+    if not target.get("path"):
+        errors += [f"target: {name} only applies to a local directory target (path)" for name in LOCAL_ONLY_OPTIONS
+                   if target.get(name) not in (None, "")]
+        return errors
+    if (target.get("prefix") or "").strip():
+        errors.append("target: prefix cannot be used with path (keys below the source prefix are the file paths)")
+    if delete_extra:
+        errors.append("delete_extra is refused for a local directory target: files are never deleted there")
+    errors += [message for message in [parse_mode(target.get("mode"))[1]] if message]
+    return errors
+
+
+def local_target_problems(keys):
+    """[(key, why)] for keys (below the source prefix) that cannot be written as a file under the target
+    directory: absolute, with an empty, '.' or '..' segment (a key must never escape the directory), a NUL,
+    a name too long for the file system, or a key that is also the directory of another key."""
+    directories = set()
+    for key in keys:
+        parts = key.split("/")
+        directories.update("/".join(parts[:end]) for end in range(1, len(parts)))
+    problems = []
+    for key in sorted(keys):
+        parts = key.split("/")
+        if key.startswith("/"):
+            why = "an absolute path"
+        elif any(part in (".", "..") for part in parts):
+            why = "a '.' or '..' segment would leave the directory"
+        elif any(part == "" for part in parts):
+            why = "an empty segment (empty key, '//' or a trailing '/')"
+        elif "\x00" in key:
+            why = "a NUL character"
+        elif any(len(part.encode("utf-8")) > MAX_NAME_BYTES for part in parts):
+            why = f"a name longer than {MAX_NAME_BYTES} bytes"
+        elif key in directories:
+            why = "also the directory of another key"
+        else:
+            continue
+        problems.append((key, why))
+    return problems
+
+
 def same_place(source, target):
     """True when source and target are the same bucket with overlapping prefixes (a sync onto itself)."""
-    if source.get("path") or source.get("endpoint") != target.get("endpoint") or source.get("bucket") != target.get(
-            "bucket"):
+    if source.get("path") or target.get("path"):
+        return False
+    if source.get("endpoint") != target.get("endpoint") or source.get("bucket") != target.get("bucket"):
         return False
     first, second = normalize_prefix(source.get("prefix")), normalize_prefix(target.get("prefix"))
     return first.startswith(second) or second.startswith(first)

@@ -10,10 +10,14 @@ carry no secret. The decisions are in _sync.py.
 
 from __future__ import annotations
 
+import contextlib
+import grp
 import hashlib
 import mimetypes
 import os
+import pwd
 import stat
+import tempfile
 
 from ansible_collections.koprogo.storage.plugins.module_utils._minio import MinioConnection, MinioError
 from ansible_collections.koprogo.storage.plugins.module_utils._sync import (
@@ -323,6 +327,95 @@ def copy_local(root, key, target, target_bucket, target_key, part_size, guess_ty
         reader = _HashingReader(handle.read, entry["size"], part_size)
         _put(target, target_bucket, target_key, reader, entry["size"], entry, part_size)
     return reader.finish(entry)
+
+
+def resolve_owner(owner, group):
+    """(uid, gid) for chown from names or numeric ids; -1 leaves that side as it is."""
+    def one(value, lookup, kind):
+        if value in (None, ""):
+            return -1
+        if str(value).isdigit():
+            return int(value)
+        try:
+            return lookup(str(value))
+        except KeyError:
+            raise MinioError(f"target: {kind} {value!r} does not exist on this host") from None
+    return (one(owner, lambda name: pwd.getpwnam(name).pw_uid, "owner"),
+            one(group, lambda name: grp.getgrnam(name).gr_gid, "group"))
+
+
+def _make_directories(root, directory, uid, gid):
+    """Create directory (under root) and its missing parents, owned like the files (the backend writes new
+    uploads into them)."""
+    missing = []
+    while not os.path.isdir(directory) and directory != root:
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for path in reversed(missing):
+        try:
+            os.mkdir(path, 0o755)
+        except FileExistsError:  # another worker made it meanwhile
+            continue
+        if uid != -1 or gid != -1:
+            os.chown(path, uid, gid)
+
+
+def _fsync_directory(directory):
+    handle = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def copy_to_local(source, bucket, key, root, relative, owner=(-1, -1), mode=0o644, check_etag=True):
+    """Stream one object into root/relative: written to a temporary file in the same directory, flushed to
+    disk, then renamed over the final name (a reader never sees half a file). Returns {size, sha256} of the
+    bytes streamed, or None when the object disappeared from the source meanwhile."""
+    path = os.path.join(root, *relative.split("/"))
+    directory = os.path.dirname(path)
+
+    def get():
+        return source.s3.get_object(bucket, key)
+    response = source.try_call(f"read {key!r} in {bucket}", get, missing=("NoSuchKey",))
+    if response is None:
+        return None
+    temporary = None
+    try:
+        _make_directories(root, directory, *owner)
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=".s3sync-", suffix=".part")
+        digest, md5, size = hashlib.sha256(), _md5(), 0
+        with os.fdopen(handle, "wb") as out:
+            for chunk in iter(lambda: response.read(CHUNK, decode_content=False), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                md5.update(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fchmod(out.fileno(), mode)
+            if owner != (-1, -1):
+                os.fchown(out.fileno(), *owner)
+            os.fsync(out.fileno())
+        length = response.headers.get("Content-Length")
+        source_md5 = plain_etag(response.headers.get("ETag"))
+        if length is not None and int(length) != size:
+            raise MinioError(f"read {key!r} in {bucket} on {source.endpoint}: {size} bytes read, "
+                             f"{length} announced")
+        if check_etag and source_md5 and len(source_md5) == 32 and md5.hexdigest() != source_md5:
+            raise MinioError(f"read {key!r} in {bucket} on {source.endpoint}: the bytes read do not have the MD5 "
+                             "of the source's ETag (if this server's ETags are not MD5s, use verify: full)")
+        os.replace(temporary, path)
+        temporary = None
+        _fsync_directory(directory)
+    except OSError as exc:
+        raise MinioError(f"write {path}: {exc.strerror or exc}") from None
+    finally:
+        response.close()
+        response.release_conn()
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+    return {"size": size, "sha256": digest.hexdigest()}
 
 
 def delete_keys(conn, bucket, keys):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: s3_sync
-short_description: Copy the objects of a bucket or a local directory to an S3 bucket, and verify every one
+short_description: Copy a bucket or a directory to a bucket (or a bucket to a directory), verifying every object
 version_added: 0.2.0
 description:
   - Copies every object under a source prefix (a bucket on MinIO or any S3 service, or a local directory
@@ -22,6 +22,9 @@ description:
     deciding, see O(compare). The module fails, naming the keys, when an object is missing or differs.
   - On MinIO, headers, user metadata and tags are taken from the listings (MinIO's C(metadata=true)
     extension), which saves two requests per object; other servers are asked object by object.
+  - A local directory can also be the target of a bucket (O(target.path)), to roll KoproGo back to its
+    E(UPLOAD_DIR). Each object becomes the file at its key below the source prefix; only the bytes are kept
+    and verified (size and sha256 of the file written against the bytes read), see RV(not_preserved).
   - Nothing is ever deleted at the source. Objects at the target that the source does not have are only
     reported, unless O(delete_extra=true).
   - Keys may hold any UTF-8 character (spaces, accents, tabs, control characters); listings use
@@ -40,11 +43,34 @@ options:
     suboptions: &location
       path:
         description:
-          - Absolute path of a local directory (source only). Each regular file becomes the object whose key
-            is O(target.prefix) followed by its path relative to the directory, with C(/) separators (for
-            KoproGo's C(UPLOAD_DIR), C(<building>/<uuid>_<name>), the value its database stores).
-          - Symbolic links, special files and names that are not UTF-8 fail the run before any write.
+          - Absolute path of a local directory.
+          - As the source, each regular file becomes the object whose key is O(target.prefix) followed by its
+            path relative to the directory, with C(/) separators (for KoproGo's C(UPLOAD_DIR),
+            C(<building>/<uuid>_<name>), the value its database stores). Symbolic links, special files and
+            names that are not UTF-8 fail the run before any write.
+          - As the target (the source must then be a bucket), each object is written to the file at its key
+            below the source prefix, through a temporary file in the same directory that is flushed to disk
+            and renamed over the final name, so no file is ever half-written under its name. Missing
+            directories are created (mode 0755, owned as O(target.owner) and O(target.group)). The directory
+            itself must exist. Keys that are absolute, have an empty, C(.) or C(..) segment, or are also the
+            directory of another key are refused, listed, before any write.
+          - A file keeps the bytes only; Content-* headers, user metadata and tags are lost (RV(not_preserved)).
+            Files are compared and verified by size and sha256; existing identical files are left alone
+            (their owner and mode too), files the source does not have are left alone and reported in
+            RV(extra_keys) (O(delete_extra) is refused).
         type: path
+      owner:
+        description:
+          - Local directory target only. Owner (name or uid) of the files and directories written, for
+            example V(1000), the uid KoproGo's backend runs as in its container, so it can read them.
+        type: str
+      group:
+        description: Local directory target only. Group (name or gid) of the files and directories written.
+        type: str
+      mode:
+        description:
+          - Local directory target only. Mode of the files written, in octal (V('0644') when unset).
+        type: raw
       endpoint:
         description:
           - URL of the S3 API, with scheme and optional port and no path, for example
@@ -91,7 +117,7 @@ options:
         default: 30.0
   target:
     description:
-      - Where the objects go, an S3 bucket (same options as O(source), without O(source.path)).
+      - Where the objects go, an S3 bucket or, from a bucket, a local directory (O(target.path)).
     type: dict
     required: true
     suboptions: *location
@@ -104,7 +130,7 @@ options:
   delete_extra:
     description:
       - Delete objects under the target prefix that the source does not have (after the copy succeeded).
-      - Objects at the source are never deleted.
+      - Objects at the source are never deleted. Refused for a local directory target.
     type: bool
     default: false
   guess_content_type:
@@ -183,6 +209,18 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Roll back to KoproGo's local uploads (keys below documents/ become files under documents/)
+  koprogo.storage.s3_sync:
+    source:
+      endpoint: http://127.0.0.1:9000
+      bucket: koprogo-documents
+      access_key: "{{ vault_minio_root_user }}"
+      secret_key: "{{ vault_minio_root_password }}"
+    target:
+      path: /srv/koprogo-data/uploads
+      owner: "1000"
+      group: "1000"
+
 - name: KoproGo's local uploads into the collection's MinIO (keys as the database stores them)
   koprogo.storage.s3_sync:
     source:
@@ -277,6 +315,14 @@ mismatched:
   type: list
   elements: dict
   sample: [{"key": "documents/b1/x.pdf", "fields": ["sha256", "content_type"]}]
+not_preserved:
+  description:
+    - What the target cannot keep of each object, for a local directory target (the Content-* headers, user
+      metadata and tags, which a plain file does not hold); empty for a bucket target.
+  returned: always
+  type: list
+  elements: str
+  sample: [content_type, content_encoding, content_disposition, cache_control, content_language, metadata, tags]
 failures:
   description: Objects whose copy failed, with the error (the run then fails).
   returned: always
@@ -284,6 +330,7 @@ failures:
   elements: dict
 """
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 
@@ -292,14 +339,19 @@ from ansible_collections.koprogo.storage.plugins.module_utils._minio import Mini
 from ansible_collections.koprogo.storage.plugins.module_utils._sync import (
     ETAG_FIELDS,
     FIDELITY_FIELDS,
+    LOCAL_FIELDS,
+    LOCAL_NOT_PRESERVED,
     differences,
     failure_message,
+    local_target_problems,
     map_key,
     normalize_prefix,
+    parse_mode,
     plain_etag,
     plan,
     same_by_etag,
     same_place,
+    validate_local_target,
     validate_location,
     validate_part_size,
     verification,
@@ -309,6 +361,7 @@ from ansible_collections.koprogo.storage.plugins.module_utils._sync_state import
     connect,
     copy_local,
     copy_s3,
+    copy_to_local,
     delete_keys,
     head_s3,
     list_bucket,
@@ -317,6 +370,7 @@ from ansible_collections.koprogo.storage.plugins.module_utils._sync_state import
     make_bucket,
     read_local,
     read_s3,
+    resolve_owner,
 )
 
 MIB = 1024 * 1024
@@ -331,23 +385,28 @@ class SyncParameters:
 
     def __init__(self, params):
         self.source, self.target = params["source"], params["target"]
-        self.errors = validate_location(self.source, "source", True) + validate_location(self.target, "target", False)
+        self.local = bool(self.source.get("path"))
+        self.local_target = bool(self.target.get("path"))
+        self.errors = (validate_location(self.source, "source", True)
+                       + validate_location(self.target, "target", not self.local)
+                       + validate_local_target(self.source, self.target, params["delete_extra"]))
         self.check(validate_part_size(params["part_size_mib"]))
         if params["workers"] < 1 or params["workers"] > MAX_WORKERS:
             self.errors.append(f"workers must be between 1 and {MAX_WORKERS}, got {params['workers']}")
         if not self.errors and same_place(self.source, self.target):
             self.errors.append("source and target are the same bucket with overlapping prefixes")
         self.secrets = [loc.get("secret_key") for loc in (self.source, self.target) if loc.get("secret_key")]
-        self.local = bool(self.source.get("path"))
         if not self.errors:
             self.source_prefix = "" if self.local else normalize_prefix(self.source.get("prefix"))
-            self.target_prefix = normalize_prefix(self.target.get("prefix"))
+            self.target_prefix = "" if self.local_target else normalize_prefix(self.target.get("prefix"))
+        self.mode = parse_mode(self.target.get("mode"))[0]
         self.part_size = params["part_size_mib"] * MIB
         self.workers = params["workers"]
         self.delete_extra = params["delete_extra"]
         self.create_bucket = params["target_create_bucket"]
         self.guess_type = params["guess_content_type"]
-        self.tags = params["tags"]
+        # a file cannot keep tags: not read for a local target
+        self.tags = params["tags"] and not self.local_target
         self.compare = params["compare"]
         self.verify = params["verify"]
 
@@ -362,9 +421,12 @@ class SyncManager:
         self.check_mode = module.check_mode
         secrets = params.secrets
         self.src = None if params.local else connect(params.source, secrets, params.workers)
-        self.dst = connect(params.target, secrets, params.workers)
+        self.dst = None if params.local_target else connect(params.target, secrets, params.workers)
         self.src_bucket = params.source.get("bucket")
-        self.dst_bucket = params.target["bucket"]
+        self.dst_bucket = params.target.get("bucket")
+        self.root = params.target.get("path")
+        self.owner = resolve_owner(params.target.get("owner"), params.target.get("group")) if self.root else None
+        self.fields = LOCAL_FIELDS if self.root else FIDELITY_FIELDS
         self.by_etag = 0
 
     # --- reading -----------------------------------------------------------------
@@ -387,6 +449,9 @@ class SyncManager:
         return read_s3(self.src, self.src_bucket, key, self.p.tags, listed)
 
     def copy(self, source_key, target_key, listed=None):
+        if self.root:
+            return copy_to_local(self.src, self.src_bucket, source_key, self.root, target_key, self.owner,
+                                 self.p.mode, check_etag=self.p.verify == "etag")
         if self.p.local:
             return copy_local(self.p.source["path"], source_key, self.dst, self.dst_bucket, target_key,
                               self.p.part_size, self.p.guess_type, self.p.tags)
@@ -395,14 +460,20 @@ class SyncManager:
 
     def read_target(self, key, listed=None):
         """The target's entry to verify a copy with: its listing entry or a HEAD (verify=etag), or its bytes
-        read back (verify=full); tags from the listing when the server listed them."""
+        read back (verify=full); tags from the listing when the server listed them. A local target file is
+        always read back (size and sha256)."""
+        if self.root:
+            return read_local(self.root, key, False, False)
         if self.p.verify == "full":
             return read_s3(self.dst, self.dst_bucket, key, self.p.tags, listed)
         if listed is not None:
             return dict(listed, tags=dict(listed["tags"]) if self.p.tags else None)
         return head_s3(self.dst, self.dst_bucket, key, self.p.tags)
 
-    def etag_equal(self, source_key, source_listed, target_listed):
+    def etag_equal(self, source_key, target_key, source_listed, target_listed):
+        if self.root and target_listed.get("size") == source_listed.get("size") and plain_etag(
+                source_listed.get("etag")):
+            target_listed = dict(target_listed, etag=local_md5(self.root, target_key))
         if self.p.local and target_listed.get("size") == source_listed.get("size") and plain_etag(
                 target_listed.get("etag")):
             source_listed = dict(source_listed, etag=local_md5(self.p.source["path"], source_key))
@@ -412,14 +483,17 @@ class SyncManager:
         """{target_key: [differing fields]} for keys, reading both sides in parallel (or, with compare=etag,
         only the keys whose listings do not show the same bytes)."""
         def one(key):
-            if self.p.compare == "etag" and self.etag_equal(mapping[key], source_listing[mapping[key]],
+            if self.p.compare == "etag" and self.etag_equal(mapping[key], key, source_listing[mapping[key]],
                                                             target_listing[key]):
                 return key, [], True
             source = self.read_source(mapping[key], source_listing[mapping[key]].get("listed"))
-            target = read_s3(self.dst, self.dst_bucket, key, self.p.tags, target_listing[key].get("listed"))
+            if self.root:
+                target = read_local(self.root, key, False, False)
+            else:
+                target = read_s3(self.dst, self.dst_bucket, key, self.p.tags, target_listing[key].get("listed"))
             if source is None or target is None:
                 return key, None if source is None else ["missing"], False
-            return key, differences(source, target), False
+            return key, differences(source, target, self.fields), False
         with ThreadPoolExecutor(self.p.workers) as pool:
             results = list(pool.map(one, keys))
         self.by_etag = sum(1 for _key, _fields, quick in results if quick)
@@ -427,14 +501,28 @@ class SyncManager:
 
     # --- the run -----------------------------------------------------------------
 
-    def run(self):
-        source_keys = self.list_source()
-        mapping = {map_key(key, self.p.source_prefix, self.p.target_prefix): key for key in source_keys}
+    def list_target(self, mapping):
+        """(target exists, {key: {size, etag}}); for a local directory, refuses keys that would escape it."""
+        if self.root:
+            problems = local_target_problems(mapping)
+            if problems:
+                shown = "; ".join(f"{key!r}: {why}" for key, why in problems[:10])
+                raise MinioError(f"{len(problems)} source objects cannot be written under {self.root}, nothing was "
+                                 f"written: {shown}")
+            if not os.path.isdir(self.root):
+                raise MinioError(f"target directory {self.root} does not exist or is not a directory")
+            # files the module cannot name (links, non-UTF-8 names) are not source keys: left alone
+            return True, list_directory(self.root)[0]
         exists = bucket_exists(self.dst, self.dst_bucket)
         if not exists and not self.p.create_bucket:
             raise MinioError(f"target bucket {self.dst_bucket} does not exist on {self.dst.endpoint}; create it "
                              "(koprogo.storage.minio_bucket or the provider's console) or set target_create_bucket")
-        target_keys = list_bucket(self.dst, self.dst_bucket, self.p.target_prefix, self.p.tags) if exists else {}
+        return exists, list_bucket(self.dst, self.dst_bucket, self.p.target_prefix, self.p.tags) if exists else {}
+
+    def run(self):
+        source_keys = self.list_source()
+        mapping = {map_key(key, self.p.source_prefix, self.p.target_prefix): key for key in source_keys}
+        exists, target_keys = self.list_target(mapping)
         common = sorted(set(mapping) & set(target_keys))
         before = self.compare(mapping, common, source_keys, target_keys)
         todo = plan(mapping, target_keys, before, self.p.delete_extra)
@@ -444,6 +532,7 @@ class SyncManager:
             copied_keys=copy_keys, bytes_copied=sum(source_keys[mapping[key]]["size"] for key in copy_keys),
             unchanged=len(todo["unchanged"]), unchanged_by_etag=self.by_etag, verified=0, deleted_keys=todo["delete"],
             extra_keys=todo["extra"], vanished_keys=[],
+            not_preserved=list(LOCAL_NOT_PRESERVED) if self.root else [],
             failures=[], **verification(mapping, target_keys, before))
         if self.module._diff:
             result["diff"] = dict(
@@ -503,11 +592,13 @@ class SyncManager:
     def verify_copies(self, copied, expected_objects, failures):
         """{key: [differing fields]} of the copied objects, as the target now reports them."""
         listing = {}
-        if copied and not failures and len(copied) * LIST_AFTER_COPY_SHARE >= expected_objects:
+        if copied and not failures and not self.root and len(copied) * LIST_AFTER_COPY_SHARE >= expected_objects:
             # on failure each object is read on its own, and its error reported with its key
             with suppress(MinioError):
                 listing = list_bucket(self.dst, self.dst_bucket, self.p.target_prefix, with_metadata=True)
         fields = FIDELITY_FIELDS if self.p.verify == "full" else ETAG_FIELDS
+        if self.root:
+            fields = LOCAL_FIELDS
         earlier = len(failures)
 
         def one(key):
@@ -530,6 +621,7 @@ def location_spec():
     return dict(
         path=dict(type="path"),
         endpoint=dict(type="str"), bucket=dict(type="str"), prefix=dict(type="str", default=""),
+        owner=dict(type="str"), group=dict(type="str"), mode=dict(type="raw"),
         access_key=dict(type="str", no_log=False), secret_key=dict(type="str", no_log=True),
         region=dict(type="str", default="us-east-1"),
         addressing_style=dict(type="str", default="auto", choices=["auto", "path", "virtual"]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import uuid
 from pathlib import Path
 
 import pytest
@@ -179,6 +180,31 @@ def test_local_uploads_to_minio_through_migrate(host, tmp_path, minio, unique_na
         assert held[relative]["sha256"] == hashlib.sha256(data).hexdigest()
     env = env_lines(host)
     assert env["STORAGE_PROVIDER"] == "s3" and env["S3_KEY_PREFIX"] == "documents" and env["S3_ACCESS_KEY"] == key
+
+    # an upload through the backend's S3 key after the switch, stored as its full key, then back to local
+    import boto3
+    building = sorted(files)[0].split("/")[0]
+    new_upload = f"documents/{building}/{uuid.uuid4()}_apr\u00e8s bascule.pdf"
+    data = b"uploaded on MinIO after the switch"
+    boto3.client("s3", endpoint_url=minio.endpoint, region_name="us-east-1", aws_access_key_id=key,
+                 aws_secret_access_key=secret).put_object(Bucket=unique_name, Key=new_upload, Body=data)
+    back_vars = {"migrate_source": {"path": str(uploads)}, "migrate_target": target, "migrate_rollback_owner": "1000",
+                 "migrate_rollback_group": "1000", "backend_env_upload_dir": str(uploads)}
+    back = run(host, tmp_path, "migrate_rollback.yml", back_vars)
+    assert back.rc == 0, back.stdout[-4000:]
+    synced = back["Copy back the writes made on the new storage, verified"]
+    assert synced["copied_keys"] == [new_upload] and synced["verified"] == len(files) + 1, synced
+    assert back["Report"]["msg"]["smoke_test"] == {"previous storage": "write, read, delete ok"}
+    on_disk = {str(p.relative_to(uploads)): hashlib.sha256(p.read_bytes()).hexdigest()
+               for p in uploads.rglob("*") if p.is_file()}
+    assert on_disk == {**{relative: hashlib.sha256(body).hexdigest() for relative, body in files.items()},
+                       new_upload: hashlib.sha256(data).hexdigest()}  # no probe, no temporary left
+    assert (uploads / new_upload).stat().st_uid == 1000 and (uploads / "documents").stat().st_uid == 1000
+    env = env_lines(host)
+    assert env["STORAGE_PROVIDER"] == "local" and env["UPLOAD_DIR"] == str(uploads)
+    assert "S3_ACCESS_KEY" not in env and secret not in back.stdout
+    again = run(host, tmp_path, "migrate_rollback.yml", back_vars)
+    assert again.rc == 0 and again["Copy back the writes made on the new storage, verified"]["copied"] == 0
 
 
 def test_failure_during_the_write_freeze_restarts_the_backend_on_its_storage(host, tmp_path, minio, unique_name):

@@ -199,3 +199,53 @@ def test_bad_input_refused_before_any_request(tmp_path, minio, unique_name):
     assert not sdk.bucket_exists(unique_name)
     missing = sync(tmp_path, location(minio, unique_name + "-src"), location(minio, unique_name))
     assert "does not exist" in missing["msg"]
+
+
+def local_files(root) -> dict:
+    """{relative path: sha256} of the regular files under root."""
+    import hashlib
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.rglob("*") if p.is_file()}
+
+
+def test_bucket_to_local_directory(tmp_path, minio, unique_name):
+    """A bucket prefix into a directory (the rollback to UPLOAD_DIR): check mode writes nothing, the files
+    hold the bytes (sha256), a second run writes nothing, a changed file is rewritten, and a key that
+    cannot be a file under the directory stops the run before any write."""
+    sdk = minio.sdk()[0]
+    sdk.make_bucket(unique_name)
+    keys = document_set(sdk, unique_name, "documents/")
+    sdk.put_object(unique_name, "outside/not-copied.txt", io.BytesIO(b"x"), 1)
+    root = tmp_path / "uploads"
+    root.mkdir()
+    (root / "kept-local-only.txt").write_bytes(b"only here")
+    source, target = location(minio, unique_name, "documents"), {"path": str(root), "mode": "0640"}
+    expected = {key: value["sha256"] for key, value in snapshot(minio.boto3(), unique_name, "documents/").items()}
+
+    planned = sync(tmp_path, source, target, check=True)
+    assert planned["changed"] is True and planned["copied"] == len(keys) and planned["verified"] == 0
+    assert local_files(root) == {"kept-local-only.txt": local_files(root)["kept-local-only.txt"]}
+    applied = sync(tmp_path, source, target)
+    assert applied["copied"] == len(keys) and applied["verified"] == len(keys), applied
+    assert applied["missing"] == [] and applied["mismatched"] == [] and applied["failures"] == []
+    assert applied["extra_keys"] == ["kept-local-only.txt"] and applied["deleted_keys"] == []
+    assert "metadata" in applied["not_preserved"] and "tags" in applied["not_preserved"]
+    held = local_files(root)
+    del held["kept-local-only.txt"]
+    assert held == expected  # every byte, no temporary file left
+    assert {oct(p.stat().st_mode & 0o777) for p in root.rglob("*") if p.is_file() and p.name != "kept-local-only.txt"} \
+        == {"0o640"}
+    # the second run rewrites only a file changed meanwhile (the rollback test runs a third, copying 0)
+    changed = sorted(expected)[0]
+    (root / changed).write_bytes(b"changed locally")
+    again = sync(tmp_path, source, target, compare="etag")
+    assert again["copied_keys"] == [changed] and again["unchanged"] == len(keys) - 1, again
+    assert again["unchanged_by_etag"] >= len(keys) - 2 and again["verified"] == len(keys)  # the 7 MiB one: in parts
+    assert local_files(root)[changed] == expected[changed]
+
+    # a folder marker (as consoles create) is a key with an empty last segment: not a file name
+    sdk.put_object(unique_name, "documents/b-9/", io.BytesIO(b""), 0)
+    sdk.put_object(unique_name, "documents/b-9/new.pdf", io.BytesIO(b"new"), 3)
+    result, refused = sync_play(tmp_path, source, target)
+    assert result.rc != 0 and "'b-9/': an empty segment" in refused["msg"] and "nothing was written" in refused["msg"]
+    assert not (root / "b-9").exists()

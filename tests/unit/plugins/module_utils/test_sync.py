@@ -28,7 +28,7 @@ def test_normalize_prefix_refused(prefix, reason):
 @pytest.mark.parametrize("location, role, allow_dir, fragments", [
     (S3, "source", True, []),
     ({"path": "/srv/uploads", "prefix": ""}, "source", True, []),
-    ({"path": "/srv/uploads"}, "target", False, ["can only be a source"]),
+    ({"path": "/srv/uploads"}, "target", False, ["the source or the target, not both"]),
     ({"path": "uploads"}, "source", True, ["must be absolute"]),
     ({**S3, "path": "/srv"}, "source", True, ["not both"]),
     ({**S3, "secret_key": ""}, "target", False, ["target: secret_key is required"]),
@@ -38,7 +38,11 @@ def test_normalize_prefix_refused(prefix, reason):
     ({**S3, "addressing_style": "dns"}, "target", False, ["addressing_style"]),
 ])
 def test_validate_location(location, role, allow_dir, fragments):
-    errors = s.validate_location(location, role, allow_dir)
+    assert_errors(s.validate_location(location, role, allow_dir), fragments)
+
+
+def assert_errors(errors, fragments):
+    """One message per expected fragment, each fragment in one of them."""
     assert len(errors) == len(fragments), errors
     for fragment in fragments:
         assert any(fragment in error for error in errors), errors
@@ -245,3 +249,50 @@ ETAG_BASE = {**{k: v for k, v in BASE.items() if k != "sha256"}, "etag": MD5}
 ])
 def test_differences_by_etag(change, fields):
     assert s.differences(ETAG_BASE, {**ETAG_BASE, **change}, s.ETAG_FIELDS) == fields
+
+
+@pytest.mark.parametrize("mode, value, error", [
+    (None, 0o644, None), ("", 0o644, None), ("0640", 0o640, None), ("600", 0o600, None), (0o600, 0o600, None),
+    ("rw", None, "not an octal"), ("17777", None, "not a file mode"),
+])
+def test_parse_mode(mode, value, error):
+    got, message = s.parse_mode(mode)
+    assert got == value
+    assert (message is None) if error is None else error in message
+
+
+@pytest.mark.parametrize("source, target, delete_extra, fragments", [
+    (S3, {"path": "/srv/uploads"}, False, []),
+    (S3, {"path": "/srv/uploads", "owner": "1000", "group": "1000", "mode": "0640"}, False, []),
+    (S3, {"path": "/srv/uploads", "prefix": "documents"}, False, ["prefix cannot be used with path"]),
+    (S3, {"path": "/srv/uploads"}, True, ["delete_extra is refused"]),
+    (S3, {"path": "/srv/uploads", "mode": "abc"}, False, ["not an octal"]),
+    (S3, {**S3, "owner": "1000"}, False, ["target: owner only applies"]),
+    ({"path": "/srv", "mode": "0644"}, S3, False, ["source: mode only applies"]),
+])
+def test_validate_local_target(source, target, delete_extra, fragments):
+    assert_errors(s.validate_local_target(source, target, delete_extra), fragments)
+
+
+@pytest.mark.parametrize("keys, refused", [
+    (["b1/u_x.pdf", "documents/b2/u_y.pdf", "caf\u00e9 \u2019.txt"], []),
+    (["../etc/passwd"], [("../etc/passwd", "'..'")]),
+    (["a/../../x"], [("a/../../x", "'..'")]),
+    (["./x"], [("./x", "'.'")]),
+    (["/etc/passwd"], [("/etc/passwd", "absolute")]),
+    (["a//b"], [("a//b", "empty segment")]),
+    (["dir/"], [("dir/", "empty segment")]),
+    ([""], [("", "empty segment")]),
+    (["a\u0000b"], [("a\u0000b", "NUL")]),
+    (["n" * 256], [("n" * 256, "longer than 255")]),
+    (["a", "a/b"], [("a", "directory of another key")]),
+])
+def test_local_target_problems(keys, refused):
+    got = s.local_target_problems(keys)
+    assert [key for key, _why in got] == [key for key, _why in refused]
+    for (_key, why), (_same, fragment) in zip(got, refused):
+        assert fragment in why, why
+
+
+def test_a_local_target_is_never_the_same_place_as_a_bucket():
+    assert s.same_place(S3, {"path": "/srv/uploads"}) is False
