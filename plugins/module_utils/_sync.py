@@ -85,9 +85,9 @@ def validate_location(location, role, allow_dir):
 
 
 def parse_mode(mode):
-    """(file mode as an int, error or None) from an octal string ('0640', '640') or an int; None -> 0o644."""
+    """(file mode as an int, error or None) from an octal string ('0640', '640') or an int; None -> 0o640."""
     if mode is None or mode == "":
-        return 0o644, None
+        return 0o640, None
     try:
         value = int(mode, 8) if isinstance(mode, str) else int(mode)
     except ValueError:

@@ -353,7 +353,7 @@ def _make_directories(root, directory, uid, gid):
         directory = os.path.dirname(directory)
     for path in reversed(missing):
         try:
-            os.mkdir(path, 0o755)
+            os.mkdir(path, 0o750)  # documents: no access for other users
         except FileExistsError:  # another worker made it meanwhile
             continue
         if uid != -1 or gid != -1:
@@ -368,7 +368,7 @@ def _fsync_directory(directory):
         os.close(handle)
 
 
-def copy_to_local(source, bucket, key, root, relative, owner=(-1, -1), mode=0o644, check_etag=True):
+def copy_to_local(source, bucket, key, root, relative, owner=(-1, -1), mode=0o640, check_etag=True):
     """Stream one object into root/relative: written to a temporary file in the same directory, flushed to
     disk, then renamed over the final name (a reader never sees half a file). Returns {size, sha256} of the
     bytes streamed, or None when the object disappeared from the source meanwhile."""

@@ -69,7 +69,7 @@ options:
         type: str
       mode:
         description:
-          - Local directory target only. Mode of the files written, in octal (V('0644') when unset).
+          - Local directory target only. Mode of the files written, in octal (V('0640') when unset: the owner, the backend, reads and writes them; directories get V('0750')).
         type: raw
       endpoint:
         description:

@@ -252,7 +252,7 @@ def test_differences_by_etag(change, fields):
 
 
 @pytest.mark.parametrize("mode, value, error", [
-    (None, 0o644, None), ("", 0o644, None), ("0640", 0o640, None), ("600", 0o600, None), (0o600, 0o600, None),
+    (None, 0o640, None), ("", 0o640, None), ("0640", 0o640, None), ("600", 0o600, None), (0o600, 0o600, None),
     ("rw", None, "not an octal"), ("17777", None, "not a file mode"),
 ])
 def test_parse_mode(mode, value, error):
