@@ -69,7 +69,8 @@ options:
         type: str
       mode:
         description:
-          - Local directory target only. Mode of the files written, in octal (V('0640') when unset: the owner, the backend, reads and writes them; directories get V('0750')).
+          - Local directory target only. Mode of the files written, in octal (V('0640') when unset, so the owner,
+            the backend, reads and writes them). Directories created get V('0750').
         type: raw
       endpoint:
         description:
