@@ -383,6 +383,10 @@ def copy_to_local(source, bucket, key, root, relative, owner=(-1, -1), mode=0o64
     temporary = None
     try:
         _make_directories(root, directory, *owner)
+        # a symbolic link to a directory inside the target would take the write elsewhere
+        real_root = os.path.realpath(root)
+        if os.path.commonpath([os.path.realpath(directory), real_root]) != real_root:
+            raise MinioError(f"write {path}: its directory leads out of {root} through a symbolic link")
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=".s3sync-", suffix=".part")
         digest, md5, size = hashlib.sha256(), _md5(), 0
         with os.fdopen(handle, "wb") as out:

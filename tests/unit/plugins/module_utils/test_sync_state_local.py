@@ -81,3 +81,13 @@ def test_resolve_owner(owner, group, expected):
 def test_resolve_owner_unknown():
     with pytest.raises(MinioError, match="does not exist"):
         state.resolve_owner("kp-no-such-user", None)
+
+
+def test_a_linked_directory_does_not_take_the_write_elsewhere(tmp_path):
+    root, elsewhere = tmp_path / "uploads", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (root / "b1").symlink_to(elsewhere)
+    with pytest.raises(MinioError, match="through a symbolic link"):
+        state.copy_to_local(Source(Response(b"abc")), "b", "b1/x.pdf", str(root), "b1/x.pdf")
+    assert list(elsewhere.iterdir()) == []
