@@ -51,7 +51,7 @@ options:
           - As the target (the source must then be a bucket), each object is written to the file at its key
             below the source prefix, through a temporary file in the same directory that is flushed to disk
             and renamed over the final name, so no file is ever half-written under its name. Missing
-            directories are created (mode 0755, owned as O(target.owner) and O(target.group)). The directory
+            directories are created (mode 0750, owned as O(target.owner) and O(target.group)). The directory
             itself must exist. Keys that are absolute, have an empty, C(.) or C(..) segment, or are also the
             directory of another key are refused, listed, before any write.
           - A file keeps the bytes only; Content-* headers, user metadata and tags are lost (RV(not_preserved)).
