@@ -6,7 +6,9 @@ import pytest
 from helpers.compose_host import ComposeHost
 
 
-@pytest.fixture(scope="package")
+# Module scope: pytest tears package-scoped fixtures down late (the containers outlived
+# their tests by half an hour); this folder has one test module.
+@pytest.fixture(scope="module")
 def compose_host(tmp_path_factory):
     host = ComposeHost(tmp_path_factory.mktemp("compose"))
     try:

@@ -83,7 +83,8 @@ def test_no_secret_in_the_output(compose_host, converged):
 
 def test_koprogo_kept_serving_during_the_converge(converged):
     poller = converged["poller"]
-    print(f"\nKoproGo stand-ins polled {poller.requests} times during the converge; failures: {poller.failures}")
+    print(f"\nKoproGo stand-ins polled {poller.requests} times during the converge; failures: {poller.failures}; "
+          f"answered after more than 10 s: {poller.slow}")
     assert poller.requests > 0
     assert poller.failures == []
 
