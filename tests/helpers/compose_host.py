@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 import yaml
-from helpers.edge_stack import sha256
+from helpers.edge_stack import local_minio_vars
 from helpers.minio_server import MINIO_BIN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -241,12 +241,7 @@ class ComposeHost:
     def extra_vars(self, **more) -> dict:
         variables = {
             "koprogo_storage_deployment": "compose",
-            "minio_server_root_user": self.root_user,
-            "minio_server_root_password": self.root_password,
-            "minio_server_install_source": "local",
-            "minio_server_local_file": str(MINIO_BIN.resolve()),
-            "minio_server_sha256": sha256(MINIO_BIN.resolve()),
-            "minio_server_require_mountpoint": "",
+            **local_minio_vars(self.root_user, self.root_password),
             "minio_server_data_dir": str(self.data_dir),
             "minio_server_env_file": str(self.env_file),
             "minio_server_container_name": self.storage_container,

@@ -44,6 +44,18 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def local_minio_vars(root_user: str, root_password: str) -> dict:
+    """minio_server variables for a test host: the pinned build installed from the local file, no mount check."""
+    return {
+        "minio_server_root_user": root_user,
+        "minio_server_root_password": root_password,
+        "minio_server_install_source": "local",
+        "minio_server_local_file": str(MINIO_BIN.resolve()),
+        "minio_server_sha256": sha256(MINIO_BIN.resolve()),
+        "minio_server_require_mountpoint": "",
+    }
+
+
 def changed_tasks(result) -> list[str]:
     """Names (without the role prefix) of the tasks that reported a change."""
     return [name.split(" : ")[-1] for name, res in result.tasks.items() if res.get("changed")]
@@ -91,12 +103,7 @@ class Stack:
         self.ca_file = workdir / "ca.crt"
         self.inventory = host.inventory(workdir / "hosts.yml")
         self.vars = {
-            "minio_server_root_user": self.root_user,
-            "minio_server_root_password": self.root_password,
-            "minio_server_install_source": "local",
-            "minio_server_local_file": str(MINIO_BIN.resolve()),
-            "minio_server_sha256": sha256(MINIO_BIN.resolve()),
-            "minio_server_require_mountpoint": "",
+            **local_minio_vars(self.root_user, self.root_password),
             "minio_server_api_port": self.ports["api"],
             "minio_server_console_port": self.ports["console"],
             # As in the inventories: the public console URL, and no MINIO_SERVER_URL.
