@@ -10,7 +10,7 @@
 #   vm.sh ssh DIR [CMD...]          ssh into the VM (debugging)
 #
 # The base image is built with debootstrap from the machine's own apt mirror and
-# cached under .cache/vm/<hash of the recipe>/. Each VM boots a qcow2 overlay of it,
+# cached under ~/.cache/koprogo-storage/vm-images/<hash of the recipe>/. Each VM boots a qcow2 overlay of it,
 # so the cached image never changes. The guest network is qemu user-mode with
 # restrict=on: the guest reaches nothing, the host reaches it through hostfwd on
 # 127.0.0.1 only.
@@ -18,8 +18,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root_dir=$(cd "$here/../.." && pwd)
-cache=${KOPROGO_CACHE:-$root_dir/.cache}
-vm_cache=$cache/vm
+# Base images are keyed by their recipe and never change once built, so they live in the
+# machine's cache, shared by every clone: a fresh clone on a warm machine skips debootstrap.
+vm_cache=${KOPROGO_MACHINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/koprogo-storage}/vm-images
 
 # Recipe: changing anything here changes the hash and rebuilds the image.
 vm_suite=bookworm
