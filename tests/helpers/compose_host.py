@@ -70,6 +70,7 @@ services:
     image: @BACKEND_IMAGE@
     container_name: @PREFIX@-backend
     restart: unless-stopped
+    init: true  # stand-in only: Python as PID 1 would ignore SIGTERM and every stop would wait 10 s
     environment:
       SERVER_HOST: 0.0.0.0
       SERVER_PORT: 8080
@@ -158,12 +159,14 @@ services:
     image: @BACKEND_IMAGE@
     container_name: @PREFIX@-prometheus
     restart: unless-stopped
+    init: true
     network_mode: host
     entrypoint: ["python3", "-m", "http.server", "@PROMETHEUS_PORT@", "--bind", "127.0.0.1", "--directory", "/srv"]
   node-exporter:
     image: @BACKEND_IMAGE@
     container_name: @PREFIX@-node-exporter
     restart: unless-stopped
+    init: true
     network_mode: host
     entrypoint: ["python3", "-m", "http.server", "@NODE_EXPORTER_PORT@", "--bind", "127.0.0.1", "--directory", "/srv"]
 """
