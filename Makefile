@@ -16,7 +16,7 @@ export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 export KOPROGO_CACHE := $(CACHE)
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: help setup system-deps minio collection test test-unit test-integration test-molecule test-luks \
+.PHONY: help setup system-deps minio compose collection test test-unit test-integration test-molecule test-luks \
         lint sanity build bench demo demo-destroy clean
 
 help: ## List targets
@@ -40,14 +40,17 @@ system-deps: ## Debian packages the tests use (apt)
 minio: ## Build (or reuse) the pinned MinIO server and mc from source
 	bash tests/tools/build-minio.sh
 
-test: setup system-deps minio ## Everything CI runs (the LUKS VM scenario runs beside the other suites)
+compose: ## Build (or reuse) the pinned Docker Compose v2 CLI plugin from source (`docker compose`)
+	bash tests/tools/build-compose.sh
+
+test: setup system-deps minio compose ## Everything CI runs (the LUKS VM scenario runs beside the other suites)
 	bash tests/tools/make-test.sh
 
 test-unit: setup ## Unit tests (pure functions, mocked SDK; the S3 guard plugin's Go tests)
 	$(PYTEST) tests/unit
 	cd roles/traefik/files/s3guard && GOFLAGS=-mod=mod go test -count=1 ./...
 
-test-integration: setup system-deps minio ## Modules and roles against real servers
+test-integration: setup system-deps minio compose ## Modules and roles against real servers
 	$(PYTEST) --durations=15 tests/integration
 
 test-molecule: setup system-deps ## Molecule scenario `default` (systemd container)

@@ -14,6 +14,7 @@ def compose_host(tmp_path_factory):
     try:
         host.start_koprogo()
         host.wait_ready()
+        host.seed_legacy()
         yield host
     finally:
         host.cleanup()

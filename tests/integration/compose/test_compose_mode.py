@@ -5,8 +5,10 @@ backend stand-in are polled, then: a second run changes nothing, check mode pred
 the S3 route through KoproGo's Traefik serves the backend's least-privilege keys, the console
 route asks for basic auth, and KoproGo's containers served throughout. Then the refusals: the
 standalone mode while another program holds the web ports, and the traefik role in compose mode.
-Last, the backend is recreated the way KoproGo's gitops deploy recreates it, and its effective
-environment (docker inspect) is checked and used.
+Last, the stack is recreated with KoproGo's gitops command (real Docker Compose, with the
+environment the collection's drop-in gives koprogo-gitops.service): the backend's effective
+environment (docker inspect) is checked and used; then a reboot-equivalent restart brings
+everything back without the playbook.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import socket
 import stat
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -47,6 +50,8 @@ def converged(compose_host):
     poller = Poller({
         "KoproGo's Traefik -> backend": (compose_host.ips["traefik"], 80, "/", API_HOST),
         "legacy minio": (compose_host.ips["minio"], 9000, "/minio/health/live", None),
+        **{f"monitoring {name}": ("127.0.0.1", port, "/", None)
+           for name, port in compose_host.monitoring_ports.items()},
     })
     poller.start()
     try:
@@ -103,6 +108,11 @@ def test_container_shape(compose_host, converged):
     middleware = f"traefik.http.middlewares.{compose_host.storage_container}-console-auth"
     users = info["Config"]["Labels"][middleware + ".basicauth.users"]
     assert users.startswith("admin:$2b$")  # one "$": labels set through the API are not Compose files
+    # Traefik's probe stands in for a Docker health check (FROM scratch: no program to run one).
+    for kind in ("s3", "console"):
+        service = f"traefik.http.services.{compose_host.storage_container}-{kind}.loadbalancer.healthcheck"
+        assert info["Config"]["Labels"][service + ".path"] == "/minio/health/live"
+        assert info["Config"]["Labels"][service + ".port"] == "9000"
     mode = compose_host.env_file.stat()
     assert stat.S_IMODE(mode.st_mode) == 0o600 and mode.st_uid == 0
     assert compose_host.data_dir.stat().st_uid == 990
@@ -182,21 +192,66 @@ def test_network_must_exist(compose_host, tmp_path):
                           check=False).returncode != 0
 
 
-def test_backend_env_after_a_gitops_redeploy(compose_host, converged):
-    """The drop-in's env file reaches Compose's interpolation: the recreated backend gets our
-    endpoint and the least-privilege service account, and a client configured from its
-    effective environment uploads and reads on the backend's own path (the Docker network)."""
+def storage_env(info: dict) -> dict:
+    env = dict(item.split("=", 1) for item in info["Config"]["Env"])
+    return {name: value for name, value in env.items() if name.startswith(("S3_", "STORAGE_", "UPLOAD_"))}
+
+
+def client_checks(compose_host, env: dict, legacy_key: str) -> None:
+    """What the backend does with its env: upload and read on its own path (the Docker network,
+    the endpoint by container name); the same keys through KoproGo's Traefik; the object written
+    before (the data survived); least privilege outside the prefix."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
+    with resolve({compose_host.storage_container: compose_host.ips["storage"], S3_HOST: compose_host.ips["traefik"]}):
+        for endpoint in (env["S3_ENDPOINT"], f"http://{S3_HOST}"):
+            client = boto3.client("s3", endpoint_url=endpoint, region_name=env["S3_REGION"], config=config,
+                                  aws_access_key_id=env["S3_ACCESS_KEY"], aws_secret_access_key=env["S3_SECRET_KEY"])
+            key = f"{env['S3_KEY_PREFIX']}/{uuid.uuid4()}/{uuid.uuid4()}_facture.pdf"
+            client.put_object(Bucket=env["S3_BUCKET"], Key=key, Body=b"facture " + key.encode())
+            assert client.get_object(Bucket=env["S3_BUCKET"], Key=key)["Body"].read() == b"facture " + key.encode()
+            assert client.get_object(Bucket=env["S3_BUCKET"], Key=legacy_key)["Body"].read() == b"before"
+            with pytest.raises(ClientError) as refused:
+                client.put_object(Bucket=env["S3_BUCKET"], Key="elsewhere/x", Body=b"x")
+            assert refused.value.response["Error"]["Code"] == "AccessDenied"
+
+
+@pytest.fixture(scope="module")
+def redeployed(compose_host, converged):
+    """KoproGo's gitops deploy after the converge: `docker compose ... up -d` with the unit's
+    environment, the collection's drop-in included. Returns the backend's storage env and the key
+    of an object written through it."""
     import boto3
     from botocore.config import Config
 
+    started = time.monotonic()
+    result = compose_host.gitops_deploy()
+    compose_host.refresh_ips()
+    compose_host.wait_ready()
+    print(f"\ngitops deploy (compose up -d, recreate and ready) took {time.monotonic() - started:.1f} s;",
+          compose_host.scrub(result.stderr.strip().replace("\n", " | "))[-800:])
+    env = storage_env(json.loads(docker("inspect", compose_host.names["backend"]).stdout)[0])
+    key = f"{env['S3_KEY_PREFIX']}/{uuid.uuid4()}/{uuid.uuid4()}_pv.pdf"
+    with resolve({compose_host.storage_container: compose_host.ips["storage"]}):
+        boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], region_name=env["S3_REGION"],
+                     aws_access_key_id=env["S3_ACCESS_KEY"], aws_secret_access_key=env["S3_SECRET_KEY"],
+                     config=Config(s3={"addressing_style": "path"})).put_object(
+            Bucket=env["S3_BUCKET"], Key=key, Body=b"before")
+    return {"env": env, "key": key}
+
+
+def test_backend_env_after_a_gitops_redeploy(compose_host, redeployed):
+    """The drop-in's env file reaches Compose's interpolation: the recreated backend gets our
+    endpoint and the least-privilege service account, and a client configured from its
+    effective environment uploads and reads on the backend's own path (the Docker network)."""
     dropin = compose_host.dropin_dir / "koprogo-storage.conf"
     env_file = compose_host.workdir / "etc" / "koprogo" / "backend-storage.env"
     assert f"EnvironmentFile={env_file}" in dropin.read_text()
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    compose_host.redeploy_backend()
-    info = json.loads(docker("inspect", compose_host.names["backend"]).stdout)[0]
-    env = dict(item.split("=", 1) for item in info["Config"]["Env"])
-    storage = {name: value for name, value in env.items() if name.startswith(("S3_", "STORAGE_", "UPLOAD_"))}
+    storage = redeployed["env"]
     print("\nbackend storage env after the redeploy:",
           {name: "<redacted>" if name == "S3_SECRET_KEY" else value for name, value in sorted(storage.items())})
     assert storage == {
@@ -204,16 +259,60 @@ def test_backend_env_after_a_gitops_redeploy(compose_host, converged):
         "S3_ENDPOINT": f"http://{compose_host.storage_container}:9000", "S3_BUCKET": "koprogo-documents",
         "S3_REGION": "us-east-1", "S3_ACCESS_KEY": compose_host.backend_key,
         "S3_SECRET_KEY": compose_host.backend_secret, "S3_FORCE_PATH_STYLE": "true", "S3_KEY_PREFIX": "documents"}
-    storage_ip = json.loads(docker("inspect", compose_host.storage_container).stdout)[0][
-        "NetworkSettings"]["Networks"][compose_host.network]["IPAddress"]
-    with resolve({compose_host.storage_container: storage_ip}):
-        client = boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], region_name=env["S3_REGION"],
-                              aws_access_key_id=env["S3_ACCESS_KEY"], aws_secret_access_key=env["S3_SECRET_KEY"],
-                              config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
-        key = f"{env['S3_KEY_PREFIX']}/{uuid.uuid4()}/{uuid.uuid4()}_facture.pdf"
-        client.put_object(Bucket=env["S3_BUCKET"], Key=key, Body=b"facture")
-        assert client.get_object(Bucket=env["S3_BUCKET"], Key=key)["Body"].read() == b"facture"
-    # KoproGo's Traefik routes to the recreated backend.
-    compose_host.ips["backend"] = json.loads(docker("inspect", compose_host.names["backend"]).stdout)[0][
-        "NetworkSettings"]["Networks"][compose_host.network]["IPAddress"]
-    compose_host.wait_ready()
+    # Compose made it: the labels it sets on what it creates.
+    labels = json.loads(docker("inspect", compose_host.names["backend"]).stdout)[0]["Config"]["Labels"]
+    assert labels["com.docker.compose.project"] == compose_host.project
+    assert labels["com.docker.compose.service"] == "backend"
+    client_checks(compose_host, storage, redeployed["key"])
+
+
+def test_legacy_minio_recreated_with_its_data(compose_host, redeployed):
+    """The legacy `minio` takes its root user from the same variables: Compose recreated it with
+    the service account's key as root, and it kept the object of its volume."""
+    import boto3
+    from botocore.config import Config
+
+    info = json.loads(docker("inspect", compose_host.names["minio"]).stdout)[0]
+    assert info["State"]["Running"]
+    assert f"MINIO_ROOT_USER={compose_host.backend_key}" in info["Config"]["Env"]
+    client = boto3.client("s3", endpoint_url=f"http://{compose_host.ips['minio']}:9000", region_name="us-east-1",
+                          aws_access_key_id=compose_host.backend_key,
+                          aws_secret_access_key=compose_host.backend_secret,
+                          config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    assert client.get_object(Bucket="koprogo-documents", Key=compose_host.legacy_key)["Body"].read() == b"legacy"
+
+
+def test_reboot_equivalent_restart(compose_host, redeployed):
+    """Stop every container of the stack and the collection's MinIO, start them as the engine does
+    at boot: everything comes back by restart policy alone, MinIO with its data, the backend with
+    the same env, and the client checks pass again. No playbook runs."""
+    backend_before = json.loads(docker("inspect", compose_host.names["backend"]).stdout)[0]
+    storage_before = json.loads(docker("inspect", compose_host.storage_container).stdout)[0]
+    written = {path: path.stat().st_mtime_ns for path in (
+        compose_host.env_file, compose_host.dropin_dir / "koprogo-storage.conf",
+        compose_host.workdir / "etc" / "koprogo" / "backend-storage.env")}
+    started = time.monotonic()
+    policies = compose_host.reboot()
+    restarted = time.monotonic() - started
+    ready = compose_host.wait_ready()
+    for _attempt in range(240):  # the S3 route through Traefik (it re-reads the containers' new addresses)
+        try:
+            if http_status(compose_host.ips["traefik"], 80, "/minio/health/live", S3_HOST) == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.5)
+    print(f"\nreboot-equivalent restart: docker stop + start {restarted:.1f} s, then KoproGo's routes back after "
+          f"{ready:.1f} s more; the S3 route through Traefik {time.monotonic() - started:.1f} s after the stop "
+          f"began; restart policies: {policies}")
+    assert set(policies.values()) == {"unless-stopped"}, policies
+    backend_after = json.loads(docker("inspect", compose_host.names["backend"]).stdout)[0]
+    storage_after = json.loads(docker("inspect", compose_host.storage_container).stdout)[0]
+    for before, after in ((backend_before, backend_after), (storage_before, storage_after)):
+        assert after["State"]["Running"]
+        assert after["Id"] == before["Id"]  # the same container, started again (not recreated)
+        assert after["State"]["StartedAt"] != before["State"]["StartedAt"]
+        assert after["Config"]["Env"] == before["Config"]["Env"]
+    assert storage_env(backend_after) == redeployed["env"]
+    assert {path: path.stat().st_mtime_ns for path in written} == written
+    client_checks(compose_host, redeployed["env"], redeployed["key"])
