@@ -8,7 +8,6 @@ them; their restart handlers are skipped with `meta: end_play` (no service runs 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import http.server
@@ -114,8 +113,7 @@ def play(tmp_path: Path, tasks: list, *, check: bool = False, extra_vars: dict |
     }]
     path = tmp_path / "play.yml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    result = run_playbook(path, check=check, extra_vars=extra_vars, env={"ANSIBLE_STDOUT_CALLBACK": "ansible.posix.json"})
-    return Run(result)
+    return Run(run_playbook(path, check=check, extra_vars=extra_vars))
 
 
 def artifact(tmp_path: Path, *, entry: str = "main", check: bool = False, **role_vars) -> Run:
@@ -148,14 +146,16 @@ def test_install_again_and_check_mode(mirror, tmp_path, fetch_on, name, member, 
             "artifact_cache_mode": "0700"}
 
     # Check mode on a fresh host predicts the install and writes nothing on the target (the
-    # controller's cache is not the target: a controller fetch fills it, as before).
-    run = artifact(tmp_path, check=True, **args)
-    assert run.rc == 0, run.output[-3000:]
-    assert run.changed > 0
-    assert not dest.exists()
-    assert not restarted(tmp_path)
-    if fetch_on == "target":
-        assert not cache.exists()
+    # controller's cache is not the target: a controller fetch fills it, as before). A bare
+    # executable on the target is one get_url in check mode: not repeated here.
+    if member:
+        run = artifact(tmp_path, check=True, **args)
+        assert run.rc == 0, run.output[-3000:]
+        assert run.changed > 0
+        assert not dest.exists()
+        assert not restarted(tmp_path)
+        if fetch_on == "target":
+            assert not cache.exists()
 
     run = artifact(tmp_path, **args)
     assert run.rc == 0, run.output[-3000:]
@@ -171,6 +171,8 @@ def test_install_again_and_check_mode(mirror, tmp_path, fetch_on, name, member, 
     assert run.rc == 0, run.output[-3000:]
     assert run.changed == 0, run.output[-3000:]
     assert not restarted(tmp_path)
+    if fetch_on == "target":  # the rest runs the same tasks on either side: once is enough
+        return
 
     run = artifact(tmp_path, check=True, **args)
     assert run.rc == 0, run.output[-3000:]
@@ -184,12 +186,13 @@ def test_install_again_and_check_mode(mirror, tmp_path, fetch_on, name, member, 
     assert restarted(tmp_path)
 
 
+# The download tasks that check a sha256: on the controller, into the target's cache (an archive),
+# and straight onto the target's path (a bare executable).
 @pytest.mark.parametrize("fetch_on, name, member", [
-    ("controller", "tool", ""),
     ("controller", "tool-2.0.tar.gz", "tool-2.0/tool"),
-    ("target", "tool", ""),
     ("target", "tool-3.0-linux.zip", "*/tool"),
-], ids=["controller-bare", "controller-tar", "target-bare", "target-zip"])
+    ("target", "tool", ""),
+], ids=["controller-tar", "target-zip", "target-bare"])
 def test_a_wrong_sha256_leaves_the_installed_file(mirror, tmp_path, fetch_on, name, member):
     dest = tmp_path / "tool"
     dest.write_bytes(b"installed before\n")
@@ -205,16 +208,15 @@ def test_a_wrong_sha256_leaves_the_installed_file(mirror, tmp_path, fetch_on, na
     assert not restarted(tmp_path)
 
 
-@pytest.mark.parametrize("fetch_on, name, member", [
-    ("controller", "tool-2.0.tar.gz", "tool-2.0/nope"),
-    ("target", "tool-3.0-linux.zip", "*/nope"),
-], ids=["controller-tar", "target-zip"])
-def test_a_missing_archive_member_fails_clearly(mirror, tmp_path, fetch_on, name, member):
+# A tar archive on the controller: in test_minio_server_url_wiring, in minio_server's words.
+def test_a_missing_archive_member_fails_clearly(mirror, tmp_path):
+    fetch_on, name, member = "target", "tool-3.0-linux.zip", "*/nope"
     dest = tmp_path / "tool"
     dest.write_bytes(b"installed before\n")
-    run = artifact(tmp_path, artifact_url=mirror.url(name), artifact_sha256=mirror.sha(name), artifact_fetch_on=fetch_on,
-                   artifact_cache_dir=str(tmp_path / "cache"), artifact_archive_member=member,
-                   artifact_archive_member_var="my_role_member", artifact_dest=str(dest))
+    run = artifact(tmp_path, artifact_url=mirror.url(name), artifact_sha256=mirror.sha(name),
+                   artifact_fetch_on=fetch_on, artifact_cache_dir=str(tmp_path / "cache"),
+                   artifact_archive_member=member, artifact_archive_member_var="my_role_member",
+                   artifact_dest=str(dest))
     assert run.rc != 0
     assert f"The archive {mirror.url(name)} has no file {member} (my_role_member; list the archive" in run.flat, \
         run.output[-3000:]
@@ -243,17 +245,13 @@ def role_tasks(role: str, *files: str) -> list:
 
 
 def test_minio_server_url_wiring(mirror, tmp_path):
-    """fetch_on target: a wrong sha256 leaves the binary, the right one installs it; controller archive too."""
+    """fetch_on target installs the bare binary; an archive on the controller: a missing member, then its member."""
     dest = tmp_path / "minio"
     dest.write_bytes(b"installed before\n")
     # Private values of the role pointed at the tmp dir (extra vars outrank role vars).
     base = {"__minio_server_installed_binary": str(dest), "minio_server_source_cache_dir": str(tmp_path / "cache"),
             "minio_server_install_source": "url", "minio_server_url": mirror.url("tool")}
     tasks = role_tasks("minio_server", "artifact_url.yml", "install.yml")
-    run = play(tmp_path, tasks, extra_vars={**base, "minio_server_sha256": "0" * 64})
-    assert run.rc != 0 and "checksum" in run.output.lower(), run.output[-3000:]
-    assert dest.read_bytes() == b"installed before\n"
-
     run = play(tmp_path, tasks, extra_vars={**base, "minio_server_sha256": mirror.sha("tool")})
     assert run.rc == 0, run.output[-3000:]
     assert dest.read_bytes() == mirror.bare
@@ -276,8 +274,8 @@ def test_traefik_url_and_local_archive_wiring(mirror, tmp_path):
     archive.write_bytes(tar_gz({"traefik": member, "LICENSE.md": b"license\n"}))
     (mirror.root / archive.name).write_bytes(archive.read_bytes())
     dest = tmp_path / "traefik"
-    common = {"traefik_version": "9.9.9", "traefik_binary_path": str(dest), "traefik_cache_dir": str(tmp_path / "cache"),
-              "traefik_binary_sha256": sha256(member)}
+    common = {"traefik_version": "9.9.9", "traefik_binary_path": str(dest),
+              "traefik_cache_dir": str(tmp_path / "cache"), "traefik_binary_sha256": sha256(member)}
     tasks = role_tasks("traefik", "install.yml")
     url = {**common, "traefik_install_source": "url", "traefik_url": mirror.url(archive.name),
            "traefik_url_sha256": sha256(archive.read_bytes())}
@@ -293,12 +291,6 @@ def test_traefik_url_and_local_archive_wiring(mirror, tmp_path):
                                             "traefik_local_file": str(archive)})
     assert run.rc == 0, run.output[-3000:]
     assert dest.read_bytes() == member
-
-    # An executable that is not the pinned one is refused.
-    dest.unlink()
-    run = play(tmp_path, tasks, extra_vars={**url, "traefik_binary_sha256": "ab" * 32})
-    assert run.rc != 0 and "refusing to install it" in run.flat, run.output[-3000:]
-    assert not dest.exists()
 
 
 def test_backup_rclone_url_wiring(tmp_path, mirror):
