@@ -107,8 +107,8 @@ def play(tmp_path: Path, tasks: list, *, check: bool = False, extra_vars: dict |
     doc = [{
         "name": "artifact test", "hosts": "localhost", "connection": "local", "gather_facts": False,
         "vars": {"ansible_python_interpreter": sys.executable},
-        "handlers": [{"name": HANDLER, "ansible.builtin.copy": {"dest": str(marker), "content": "yes\n",
-                                                                  "mode": "0600"}}],
+        "handlers": [{"name": HANDLER,
+                      "ansible.builtin.copy": {"dest": str(marker), "content": "yes\n", "mode": "0600"}}],
         "tasks": tasks,
     }]
     path = tmp_path / "play.yml"
@@ -238,8 +238,8 @@ def test_install_refuses_a_file_that_is_not_the_pinned_one(tmp_path):
 # --- the three users, wired as their roles import the shared tasks --------------------------
 
 def role_tasks(role: str, *files: str) -> list:
-    tasks = [{"name": f"{role} {f}", "ansible.builtin.import_role": {"name": f"koprogo.storage.{role}",
-                                                                       "tasks_from": f}} for f in files]
+    tasks = [{"name": f"{role} {f}",
+              "ansible.builtin.import_role": {"name": f"koprogo.storage.{role}", "tasks_from": f}} for f in files]
     # The roles' restart handlers need their services: not here.
     return [*tasks, {"name": "Skip the restart handlers", "ansible.builtin.meta": "end_play"}]
 
