@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LOOKS_SECRET = re.compile(r"password|secret|token$|passphrase|_key$")
 
 SECRETS = {
+    "artifact": set(),
     "backend_env": {"backend_env_s3_secret_key", "backend_env_minio_root_password"},
     "backup": {"backup_source_access_key", "backup_source_secret_key", "backup_offsite_access_key",
                "backup_offsite_secret_key", "backup_crypt_password", "backup_crypt_password2"},
