@@ -4,7 +4,8 @@ The roles read the connection minio_server publishes (the fact minio_server_conn
 roles/minio_server/tasks/connection.yml). This renders what each consumer would use, on the
 controller only (connection local, no host, nothing converged): for several inventories at once,
 one host each, first the way site.yml's pre-flight runs (every role's tasks/validate.yml in play
-order), then each consumer alone (its validate.yml reads the connection itself). A few seconds.
+order), then each consumer alone (its validate.yml reads the connection itself). One
+ansible-playbook run for all of them, and one for the checks that name what is missing.
 """
 
 from __future__ import annotations
@@ -47,12 +48,11 @@ GOOD = {
 
 # host -> (its inventory variables, the client endpoint and console URL every consumer must follow)
 INVENTORIES = {
-    "defaults": ({}, "http://127.0.0.1:9000", "http://127.0.0.1:9001"),
     "api-port": ({"minio_server_api_port": 9100, "minio_server_console_port": 9101},
                  "http://127.0.0.1:9100", "http://127.0.0.1:9101"),
-    "tls": ({"minio_server_tls": True}, "https://127.0.0.1:9000", "https://127.0.0.1:9001"),
-    "all-addresses": ({"minio_server_api_address": "", "minio_server_console_address": "::"},
-                      "http://127.0.0.1:9000", "http://127.0.0.1:9001"),
+    # a wildcard listen address is reached on loopback
+    "tls": ({"minio_server_tls": True, "minio_server_api_address": "", "minio_server_console_address": "::"},
+            "https://127.0.0.1:9000", "https://127.0.0.1:9001"),
     "one-address": ({"minio_server_api_address": "127.0.0.2", "minio_server_console_address": "::1"},
                     "http://127.0.0.2:9000", "http://[::1]:9001"),
 }
@@ -72,10 +72,8 @@ EFFECTIVE = {
 
 def validate_task(role: str) -> dict:
     # public: the role's defaults stay visible, so the last task can render them
-    return {"name": f"Validate {role}",
-            "ansible.builtin.include_role": {"name": f"koprogo.storage.{role}", "tasks_from": "validate",
-                                              "public": True},
-            "when": f"'{role}' in roles_here"}
+    include = {"name": f"koprogo.storage.{role}", "tasks_from": "validate", "public": True}
+    return {"name": f"Validate {role}", "ansible.builtin.include_role": include, "when": f"'{role}' in roles_here"}
 
 
 def render_task() -> dict:
@@ -161,3 +159,27 @@ def test_the_pre_flight_lets_each_role_skip_its_second_pass(rendered):
     for host, result in rendered.items():
         for role, skip in result["skip"].items():
             assert skip in (True, ""), (host, role, skip)
+
+
+def test_a_consumer_alone_names_what_is_missing(tmp_path):
+    """Used alone against no minio_server (no root credentials in the inventory) and with none of
+    its own variables set, a consumer's checks fail before any change and name the variables."""
+    hosts = {"config": {"roles_here": ["minio_config"]}, "monitoring": {"roles_here": ["monitoring"]},
+             "backend": {"roles_here": ["backend_env"], "minio_config_backend_access_key": "",
+                         "minio_config_backend_secret_key": ""}}
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(yaml.safe_dump({"all": {
+        "vars": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+                 **{k: v for k, v in GOOD.items() if not k.startswith("minio_server_root")}},
+        "hosts": hosts}}))
+    playbook = tmp_path / "alone.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "Consumers alone", "hosts": "all", "gather_facts": False,
+                                         "tasks": [validate_task(role) for role in CONSUMERS]}], sort_keys=False))
+    result = run_playbook(playbook, inventory=str(inventory), json_output=False)
+    text = " ".join(result.stdout.split())
+    assert result.rc != 0 and "changed=1" not in text
+    for message in ("minio_config has no MinIO to talk to: minio_config_access_key, minio_config_secret_key empty",
+                    "which needs monitoring_minio_admin_access_key, monitoring_minio_admin_secret_key (empty",
+                    "STORAGE_PROVIDER=s3 needs backend_env_s3_access_key, backend_env_s3_secret_key:"):
+        assert message in text, text[-3000:]
+    assert "minio_server_root_user / minio_server_root_password" in text
