@@ -22,6 +22,7 @@ from ansible_collections.koprogo.storage.plugins.module_utils._bucket import (
     stale_upload_days,
 )
 from ansible_collections.koprogo.storage.plugins.module_utils._minio import MinioError, error_code
+from ansible_collections.koprogo.storage.plugins.module_utils._policy import canonical_or_raw
 
 try:
     from minio.commonconfig import ENABLED, Filter, Tags
@@ -181,7 +182,9 @@ def read_state(conn, name, stale_upload_days=READ):
                 from None
 
     policy = json.loads(raw["policy"]) if raw["policy"] else None
-    rep["policy"] = policy
+    # MinIO lists a statement's actions in no fixed order: report the canonical form, so two reads
+    # of the same policy (and diff mode's before/after) compare equal.
+    rep["policy"] = canonical_or_raw(policy) if policy is not None else None
     rules = classify_policy(name, policy)
     rep["anonymous_access"] = rules if rules == "custom" else report_access_rules(rules)
 

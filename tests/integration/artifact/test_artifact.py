@@ -186,53 +186,78 @@ def test_install_again_and_check_mode(mirror, tmp_path, fetch_on, name, member, 
     assert restarted(tmp_path)
 
 
+# Every refusal runs in ONE play (a block per case, its failure caught by rescue and kept): five
+# ansible-playbook starts fewer than a play per case, with the same assertions per case.
 # The download tasks that check a sha256: on the controller, into the target's cache (an archive),
 # and straight onto the target's path (a bare executable).
-@pytest.mark.parametrize("fetch_on, name, member", [
-    ("controller", "tool-2.0.tar.gz", "tool-2.0/tool"),
-    ("target", "tool-3.0-linux.zip", "*/tool"),
-    ("target", "tool", ""),
-], ids=["controller-tar", "target-zip", "target-bare"])
-def test_a_wrong_sha256_leaves_the_installed_file(mirror, tmp_path, fetch_on, name, member):
-    dest = tmp_path / "tool"
-    dest.write_bytes(b"installed before\n")
-    dest.chmod(0o755)
-    before = dest.stat()
-    run = artifact(tmp_path, artifact_url=mirror.url(name), artifact_sha256="0" * 64, artifact_fetch_on=fetch_on,
-                   artifact_cache_dir=str(tmp_path / "cache"), artifact_archive_member=member,
-                   artifact_dest=str(dest))
-    assert run.rc != 0
-    assert "checksum" in run.output.lower(), run.output[-3000:]
-    assert dest.read_bytes() == b"installed before\n"
-    assert dest.stat().st_mtime_ns == before.st_mtime_ns
-    assert not restarted(tmp_path)
+WRONG_SHA = {"controller-tar": ("controller", "tool-2.0.tar.gz", "tool-2.0/tool"),
+             "target-zip": ("target", "tool-3.0-linux.zip", "*/tool"),
+             "target-bare": ("target", "tool", "")}
 
 
-# A tar archive on the controller: in test_minio_server_url_wiring, in minio_server's words.
-def test_a_missing_archive_member_fails_clearly(mirror, tmp_path):
-    fetch_on, name, member = "target", "tool-3.0-linux.zip", "*/nope"
-    dest = tmp_path / "tool"
-    dest.write_bytes(b"installed before\n")
-    run = artifact(tmp_path, artifact_url=mirror.url(name), artifact_sha256=mirror.sha(name),
-                   artifact_fetch_on=fetch_on, artifact_cache_dir=str(tmp_path / "cache"),
-                   artifact_archive_member=member, artifact_archive_member_var="my_role_member",
-                   artifact_dest=str(dest))
-    assert run.rc != 0
-    assert f"The archive {mirror.url(name)} has no file {member} (my_role_member; list the archive" in run.flat, \
-        run.output[-3000:]
-    assert dest.read_bytes() == b"installed before\n"
-
-
-def test_install_refuses_a_file_that_is_not_the_pinned_one(tmp_path):
-    src, dest = tmp_path / "src", tmp_path / "tool"
+@pytest.fixture(scope="module")
+def refusals(mirror, tmp_path_factory):
+    """Each refused case's installed file before and after, and the message its failure gave."""
+    tmp = tmp_path_factory.mktemp("refusals")
+    cases = {}
+    for label, (fetch_on, name, member) in WRONG_SHA.items():
+        cases[f"sha-{label}"] = ("main", {
+            "artifact_url": mirror.url(name), "artifact_sha256": "0" * 64, "artifact_fetch_on": fetch_on,
+            "artifact_cache_dir": str(tmp / label / "cache"), "artifact_archive_member": member})
+    # A tar archive on the controller: in test_minio_server_url_wiring, in minio_server's words.
+    cases["missing-member"] = ("main", {
+        "artifact_url": mirror.url("tool-3.0-linux.zip"), "artifact_sha256": mirror.sha("tool-3.0-linux.zip"),
+        "artifact_fetch_on": "target", "artifact_cache_dir": str(tmp / "missing" / "cache"),
+        "artifact_archive_member": "*/nope", "artifact_archive_member_var": "my_role_member"})
+    src = tmp / "unpinned-build"
     src.write_bytes(b"not the pinned build\n")
-    dest.write_bytes(b"installed before\n")
-    run = artifact(tmp_path, entry="install", artifact_src=str(src), artifact_src_sha256="ab" * 32,
-                   artifact_dest=str(dest))
-    assert run.rc != 0
-    assert f"has sha256 {sha256(src.read_bytes())}, expected {'ab' * 32}: refusing to install it" in run.flat, \
-        run.output[-3000:]
-    assert dest.read_bytes() == b"installed before\n"
+    cases["not-pinned"] = ("install", {"artifact_src": str(src), "artifact_src_sha256": "ab" * 32})
+    tasks, files = [], {}
+    for label, (entry, role_vars) in cases.items():
+        dest = tmp / label / "tool"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(b"installed before\n")
+        dest.chmod(0o755)
+        files[label] = (dest, dest.stat().st_mtime_ns)
+        tasks.append({"name": label, "block": [
+            {"name": f"{label} artifact", "ansible.builtin.import_role": {"name": ROLE, "tasks_from": entry},
+             "vars": {**role_vars, "artifact_dest": str(dest), "artifact_notify": [HANDLER]}},
+            {"name": f"{label} was not refused", "vars": {"case": label},
+             "ansible.builtin.set_fact": {"refused": "{{ refused | default({}) | combine({case: ''}) }}"}},
+        ], "rescue": [
+            {"name": f"{label} refused", "vars": {"case": label}, "ansible.builtin.set_fact": {
+                "refused": "{{ refused | default({}) | combine({case: ansible_failed_result.msg | default('?')}) }}"}},
+        ]})
+    tasks.append({"name": "report", "ansible.builtin.debug": {"var": "refused"}})
+    run = play(tmp, tasks)
+    assert run.rc == 0, run.output[-3000:]
+    messages = run.tasks["report"]["refused"]
+    return {label: {"message": " ".join(str(messages.get(label, "")).split()), "bytes": dest.read_bytes(),
+                    "unchanged": dest.stat().st_mtime_ns == mtime}
+            for label, (dest, mtime) in files.items()} | {"restarted": restarted(tmp)}
+
+
+@pytest.mark.parametrize("label", list(WRONG_SHA))
+def test_a_wrong_sha256_leaves_the_installed_file(refusals, label):
+    case = refusals[f"sha-{label}"]
+    assert "checksum" in case["message"].lower(), case
+    assert case["bytes"] == b"installed before\n" and case["unchanged"], case
+    assert not refusals["restarted"]
+
+
+def test_a_missing_archive_member_fails_clearly(mirror, refusals):
+    case = refusals["missing-member"]
+    expected = f"The archive {mirror.url('tool-3.0-linux.zip')} has no file */nope (my_role_member; list the archive"
+    assert expected in case["message"], case
+    assert case["bytes"] == b"installed before\n", case
+
+
+def test_install_refuses_a_file_that_is_not_the_pinned_one(refusals):
+    case = refusals["not-pinned"]
+    expected = (f"has sha256 {sha256(b'not the pinned build' + bytes([10]))}, expected {'ab' * 32}: "
+                "refusing to install it")
+    assert expected in case["message"], case
+    assert case["bytes"] == b"installed before\n", case
 
 
 # --- the three users, wired as their roles import the shared tasks --------------------------
