@@ -354,7 +354,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--connection", action="append", choices=sorted(PORTS),
                         help="connections to measure (default: docker and ssh)")
-    parser.add_argument("--keep", action="store_true", help="leave the containers running")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the containers and the work folder (inventory, secrets, key)")
     parser.add_argument("--no-doc", action="store_true", help="do not update docs/benchmarks.md")
     parser.add_argument("--baseline", type=Path,
                         help="an earlier converge.json to show as 'before' in docs/benchmarks.md")
@@ -378,11 +379,15 @@ def main() -> int:
         for conn in connections:
             runs[conn] = bench_connection(conn, workdir, args.keep)
     finally:
-        for cp in workdir.glob("*/cp"):
+        if args.keep:
+            # Inventory, secrets and SSH key stay next to the kept containers, for re-runs by hand.
+            print(f"bench/converge: kept {workdir}")
+        for cp in ([] if args.keep else workdir.glob("*/cp")):
             for sock in cp.glob("*"):
                 subprocess.run(["ssh", "-o", f"ControlPath={sock}", "-O", "exit", "x"], capture_output=True,
                                check=False)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
     goals = {f"ratio_{c}_ok": r["ratio"] <= GOAL_RATIO for c, r in runs.items()}
     if "ssh" in runs:
         goals["ssh_nochange_ok"] = runs["ssh"]["nochange"]["wall_s"] <= GOAL_SSH_SECONDS

@@ -276,7 +276,7 @@ def test_minio_server_url_wiring(mirror, tmp_path):
     # Private values of the role pointed at the tmp dir (extra vars outrank role vars).
     base = {"__minio_server_installed_binary": str(dest), "minio_server_source_cache_dir": str(tmp_path / "cache"),
             "minio_server_install_source": "url", "minio_server_url": mirror.url("tool")}
-    tasks = role_tasks("minio_server", "artifact_url.yml", "install.yml")
+    tasks = role_tasks("minio_server", "probe.yml", "artifact_url.yml", "install.yml")
     run = play(tmp_path, tasks, extra_vars={**base, "minio_server_sha256": mirror.sha("tool")})
     assert run.rc == 0, run.output[-3000:]
     assert dest.read_bytes() == mirror.bare
@@ -301,7 +301,7 @@ def test_traefik_url_and_local_archive_wiring(mirror, tmp_path):
     dest = tmp_path / "traefik"
     common = {"traefik_version": "9.9.9", "traefik_binary_path": str(dest),
               "traefik_cache_dir": str(tmp_path / "cache"), "traefik_binary_sha256": sha256(member)}
-    tasks = role_tasks("traefik", "install.yml")
+    tasks = role_tasks("traefik", "probe.yml", "install.yml")
     url = {**common, "traefik_install_source": "url", "traefik_url": mirror.url(archive.name),
            "traefik_url_sha256": sha256(archive.read_bytes())}
     run = play(tmp_path, tasks, extra_vars=url)

@@ -257,8 +257,25 @@ def test_bad_input_is_refused_before_any_change(stack, role, extra, message):
     assert stack.host.read_file(ENV_FILE) == before
 
 
+# Host-side drift that the roles' one-read probe (koprogo.storage.host_probe) must notice: each
+# write task it would otherwise skip runs, reports the change and puts the file back.
+HOST_DRIFT = {
+    # task that must report the change: (command making the drift, path, expected mode owner group)
+    "Write the static configuration": ("echo '# edited by hand' >> /etc/traefik/traefik.yml",
+                                       "/etc/traefik/traefik.yml", "0640 root traefik"),
+    "Create the configuration directories (readable by traefik only)": (
+        "chown root:root /etc/traefik/dynamic", "/etc/traefik/dynamic", "0750 root traefik"),
+    # The env file's task is no_log (its result is hidden, changed flag included): its change shows
+    # as the restart it notifies.
+    "Restart MinIO": ("chmod 0644 /etc/default/minio", "/etc/default/minio", "0600 root root"),
+    "Create the configuration directories": ("rmdir /etc/minio/certs/CAs", "/etc/minio/certs/CAs", "0750 root minio"),
+    "Write the backend storage env file": (f"chmod 0644 {ENV_FILE}", ENV_FILE, None),
+}
+
+
 def test_drift_is_reported_and_repaired(stack):
-    """Make the bucket public, detach the backend policy, edit the auth file; a converge restores all."""
+    """Make the bucket public, detach the backend policy, edit the auth file, change files, modes,
+    owners and directories on the host; one converge restores all and says what it changed."""
     root = stack.root_s3()
     root.put_object(Bucket=BUCKET, Key="documents/drift/keep.txt", Body=b"keep")
     public = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": ["*"]},
@@ -282,10 +299,25 @@ def test_drift_is_reported_and_repaired(stack):
     intruder = {"Authorization": "Basic " + base64.b64encode(b"intruder:intruder-password-42").decode()}
     assert stack.https(CONSOLE_HOST, headers=intruder)[0] == 200  # and the intruder gets in
 
-    result = stack.run(tags="minio_config,traefik")
+    env_stat = stack.host.stat(ENV_FILE)
+    before = {path: stack.host.read_file(path) for _cmd, path, _want in HOST_DRIFT.values()
+              if not path.endswith("CAs") and not path.endswith("dynamic")}
+    for command, _path, _want in HOST_DRIFT.values():
+        stack.host.exec(command)
+
+    result = stack.run(tags="minio_server,minio_config,traefik,backend_env")
     assert result.rc == 0, result.stderr[-3000:]
     changed = changed_tasks(result)
     assert {"Manage buckets", "Manage users", "Remove users the role does not manage"} <= set(changed), changed
+    assert set(HOST_DRIFT) <= set(changed), changed
+    for _command, path, want in HOST_DRIFT.values():
+        got = stack.host.stat(path)
+        if want is None:
+            assert got == env_stat, (path, got)
+        else:
+            assert " ".join((got["mode"], got["owner"], got["group"])) == want, (path, got)
+    for path, data in before.items():
+        assert stack.host.read_file(path) == data, path
 
     conn = http.client.HTTPConnection("127.0.0.1", stack.ports["api"], timeout=10)
     conn.request("GET", f"/{BUCKET}/documents/drift/keep.txt")
