@@ -566,12 +566,12 @@ class ComposeHost:
                 MinioAdmin(endpoint=host, credentials=StaticProvider(self.root_user, self.root_password),
                            secure=False))
 
-    def move_storage_to_new_address(self) -> tuple[str, str]:
-        """What a reboot or a redeploy can do to the collection's MinIO: stop it, let another
-        container take its address on the network (as one started first would), start it again.
-        Docker then gives it another address. Returns (old, new)."""
-        self.refresh_ips()
-        old = self.ips["storage"]
+    def move_storage_to_new_address(self, old: str) -> str:
+        """What a reboot or a redeploy can do to the collection's MinIO: stop it (if running), let
+        another container take its old address on the network (as one started first would), start
+        it again. Docker then gives it another address, which this returns."""
+        if not old:
+            raise ValueError("the container's address before it stopped is needed")
         filler = f"{self.prefix}-address-taker"
         docker("stop", self.storage_container)
         try:
@@ -588,7 +588,7 @@ class ComposeHost:
             except OSError:
                 pass
             time.sleep(0.5)
-        return old, self.ips["storage"]
+        return self.ips["storage"]
 
 
 def fill(template: str, tokens: dict) -> str:
