@@ -552,6 +552,44 @@ class ComposeHost:
         for image in [*self.images, *listed]:
             docker("rmi", "-f", image, check=False)
 
+    # --- Backups in compose mode (issue 11, phase 3) --------------------------------------
+    def storage_sdk(self):
+        """(Minio, MinioAdmin) with the root credentials, at the collection's MinIO container's
+        current address on the network."""
+        from minio import Minio
+        from minio.credentials import StaticProvider
+        from minio.minioadmin import MinioAdmin
+
+        self.refresh_ips()
+        host = f"{self.ips['storage']}:9000"
+        return (Minio(endpoint=host, access_key=self.root_user, secret_key=self.root_password, secure=False),
+                MinioAdmin(endpoint=host, credentials=StaticProvider(self.root_user, self.root_password),
+                           secure=False))
+
+    def move_storage_to_new_address(self, old: str) -> str:
+        """What a reboot or a redeploy can do to the collection's MinIO: stop it (if running), let
+        another container take its old address on the network (as one started first would), start
+        it again. Docker then gives it another address, which this returns."""
+        if not old:
+            raise ValueError("the container's address before it stopped is needed")
+        filler = f"{self.prefix}-address-taker"
+        docker("stop", self.storage_container)
+        try:
+            docker("run", "-d", "--rm", "--name", filler, "--network", self.network, "--ip", old,
+                   "--entrypoint", "sleep", f"{self.prefix}/backend:test", "infinity")
+            docker("start", self.storage_container)
+        finally:
+            docker("rm", "-f", filler, check=False)
+        self.refresh_ips()
+        for _attempt in range(240):
+            try:
+                if http_status(self.ips["storage"], 9000, "/minio/health/ready") == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.5)
+        return self.ips["storage"]
+
 
 def fill(template: str, tokens: dict) -> str:
     for name, value in tokens.items():

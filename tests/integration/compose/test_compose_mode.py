@@ -316,3 +316,179 @@ def test_reboot_equivalent_restart(compose_host, redeployed):
     assert storage_env(backend_after) == redeployed["env"]
     assert {path: path.stat().st_mtime_ns for path in written} == written
     client_checks(compose_host, redeployed["env"], redeployed["key"])
+
+
+# --- Backups and restore in compose mode (issue 11, phase 3) --------------------------------
+# The backup role through site.yml (--tags backup) with connection local, every path under the
+# test's tmp dir, against a second MinIO on 127.0.0.1 standing in for B2. Not exercised here: the
+# schedule (cron file and systemd timer: fixed paths under /etc on this shared machine, and systemd
+# is not PID 1; backup_schedule none), package installs (backup_manage_packages false) and
+# logrotate (its file goes under the tmp dir). The tests/integration/backup suites run those.
+
+OFFSITE_BUCKET = "koprogo-offsite"
+BACKUP_OBJECTS = {
+    "documents/b1/acte.pdf": (b"%PDF-1.7 acte\n" + bytes(range(256)) * 8, "application/pdf",
+                              {"owner": "lot 4"}, {"kind": "acte"}),
+    "documents/b1/pv.txt": (b"proces-verbal\n", "text/plain; charset=utf-8", {"building": "B1"}, {}),
+}
+
+
+def backup_vars(compose_host, workdir, gpg_public, offsite, access, secret, bucket) -> dict:
+    import hashlib
+    import secrets
+    import shutil
+
+    rclone = ROOT / ".venv" / "bin" / "rclone"
+    return compose_host.extra_vars(
+        koprogo_storage_backup_enabled=True,
+        backup_rclone_source="local", backup_rclone_local_path=str(rclone),
+        backup_rclone_sha256=hashlib.sha256(rclone.read_bytes()).hexdigest(),
+        backup_rclone_path=str(workdir / "bin" / "rclone"), backup_manage_packages=False,
+        backup_source_access_key=access, backup_source_secret_key=secret, backup_buckets=[bucket],
+        backup_offsite_endpoint=offsite.endpoint, backup_offsite_region="us-east-1",
+        backup_offsite_bucket=OFFSITE_BUCKET, backup_offsite_access_key=offsite.access_key,
+        backup_offsite_secret_key=offsite.secret_key,
+        backup_crypt_password=secrets.token_urlsafe(30), backup_crypt_password2=secrets.token_urlsafe(30),
+        backup_gpg_recipient_key=gpg_public, backup_schedule="none",
+        backup_python_interpreter=str(ROOT / ".venv" / "bin" / "python"),
+        backup_docker_path=shutil.which("docker"),
+        backup_script_path=str(workdir / "sbin" / "koprogo-backup"),
+        backup_package_dir=str(workdir / "lib" / "koprogo-backup"),
+        backup_config_dir=str(workdir / "etc" / "koprogo-backup"),
+        backup_state_dir=str(workdir / "var" / "lib" / "koprogo-backup"),
+        backup_log_file=str(workdir / "log" / "backup.log"),
+        backup_lock_file=str(workdir / "run" / "koprogo-backup.lock"),
+        backup_textfile_dir=str(workdir / "textfile"),
+        __backup_logrotate_file=str(workdir / "logrotate-koprogo-backup"))
+
+
+def offsite_listing(offsite) -> dict:
+    client = offsite.sdk()[0]
+    return {o.object_name: o.etag for o in client.list_objects(OFFSITE_BUCKET, recursive=True)}
+
+
+def test_backup_and_restore_follow_the_container_to_a_new_address(compose_host, converged, tmp_path):
+    """The backup job names the MinIO container, not its address: after Docker gave the container
+    another address, the next run still reaches it and stores the new object offsite, and
+    restore.yml restores into the container's MinIO (bytes, Content-Type, metadata, tags). While the
+    container is stopped, a run fails with a clear message and changes nothing offsite."""
+    import io
+
+    from helpers.gpg import make_key, stop_agent
+    from helpers.minio_server import MinioServer
+    from minio.commonconfig import Tags
+
+    started, steps = time.monotonic(), {}
+    offsite = MinioServer().start()
+    gnupg = tmp_path / "gnupg"
+    gnupg.mkdir()
+    try:
+        offsite.sdk()[0].make_bucket(OFFSITE_BUCKET)
+        _fingerprint, public = make_key(gnupg, "KoproGo backup compose test <backup@koprogo.invalid>")
+        client, admin = compose_host.storage_sdk()
+        bucket = f"{compose_host.prefix}-backup"
+        client.make_bucket(bucket)
+        access, secret = "backup-ro-" + uuid.uuid4().hex[:6], uuid.uuid4().hex + uuid.uuid4().hex[:8]
+        admin.policy_add(policy_name="koprogo-backup-ro", policy=BACKUP_READONLY_POLICY)
+        admin.user_add(access_key=access, secret_key=secret)
+        admin.attach_policy(policies=["koprogo-backup-ro"], user=access)
+
+        def put(key, body, content_type, metadata, tags):
+            object_tags = None
+            if tags:
+                object_tags = Tags.new_object_tags()
+                object_tags.update(tags)
+            client.put_object(bucket, key, io.BytesIO(body), len(body), content_type=content_type,
+                              metadata=metadata, tags=object_tags)
+
+        for key, spec in BACKUP_OBJECTS.items():
+            put(key, *spec)
+
+        for directory in ("bin", "sbin"):  # as /usr/local/bin and /usr/local/sbin are
+            (tmp_path / directory).mkdir()
+        variables = backup_vars(compose_host, tmp_path, public, offsite, access, secret, bucket)
+        role = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=variables, tags="backup")
+        assert role.rc == 0, compose_host.scrub(role.stdout[-5000:])
+        config_path = tmp_path / "etc" / "koprogo-backup" / "config.json"
+        config = json.loads(config_path.read_text())
+        # The name, never an address that the next restart of the container makes stale.
+        assert config["source"]["endpoint"] == f"http://{compose_host.storage_container}:9000"
+        assert config["source"]["container"] == compose_host.storage_container
+        assert config["source"]["container_network"] == compose_host.network
+        assert compose_host.ips["storage"] not in config_path.read_text()
+        # Staging on the data volume, next to MinIO's data directory.
+        assert config["staging_dir"] == str(compose_host.data_dir.parent / "koprogo-backup-staging")
+
+        program = [str(ROOT / ".venv" / "bin" / "python"), str(tmp_path / "sbin" / "koprogo-backup"),
+                   "--config", str(config_path), "run"]
+        first = subprocess.run(program, capture_output=True, text=True, timeout=300, check=False)
+        assert first.returncode == 0, compose_host.scrub(first.stderr[-3000:])
+        assert json.loads(first.stdout.strip().splitlines()[-1])["objects"] == len(BACKUP_OBJECTS)
+
+        # A stopped container: exit 3, a message that says so, nothing offsite changed or pruned.
+        before = offsite_listing(offsite)
+        old = compose_host.ips["storage"]
+        docker("stop", compose_host.storage_container)
+        stopped = subprocess.run(program, capture_output=True, text=True, timeout=300, check=False)
+        assert stopped.returncode == 3, stopped.stderr[-3000:]
+        assert f"the MinIO container {compose_host.storage_container} is not running" in stopped.stderr
+        assert offsite_listing(offsite) == before
+
+        steps["role, backup, stopped run"] = time.monotonic() - started
+        new = compose_host.move_storage_to_new_address(old)
+        assert old and new and new != old, (old, new)
+        client, _admin = compose_host.storage_sdk()
+        put("documents/b2/facture.pdf", b"%PDF-1.7 facture apres\n", "application/pdf", {"supplier": "X"},
+            {"kind": "facture"})
+        expected = {**BACKUP_OBJECTS, "documents/b2/facture.pdf": (
+            b"%PDF-1.7 facture apres\n", "application/pdf", {"supplier": "X"}, {"kind": "facture"})}
+
+        second = subprocess.run(program, capture_output=True, text=True, timeout=300, check=False)
+        assert second.returncode == 0, compose_host.scrub(second.stderr[-3000:])
+        assert json.loads(second.stdout.strip().splitlines()[-1])["objects"] == len(expected)
+        steps["new address, backup"] = time.monotonic() - started - sum(steps.values())
+        log = (tmp_path / "log" / "backup.log").read_text()
+        assert f"MinIO container {compose_host.storage_container} is at http://{new}:9000" in log
+        after = offsite_listing(offsite)
+        assert set(before) < set(after)  # the new object's blob and the new manifest
+
+        # Restore in place into the container's MinIO after losing every object.
+        for key in expected:
+            client.remove_object(bucket, key)
+        restored = run_playbook(ROOT / "playbooks" / "restore.yml", inventory=str(compose_host.inventory()),
+                                extra_vars={**variables, "backup_restore_gnupghome": str(gnupg),
+                                            "backup_restore_buckets": [bucket],
+                                            "backup_restore_report_dir": str(tmp_path)})
+        assert restored.rc == 0, compose_host.scrub(restored.stdout[-4000:])
+        report = json.loads((tmp_path / "restore-report-koprogo-vps.json").read_text())
+        assert report["result"] == "ok" and report["verified"] == len(expected), report
+        for key, (body, content_type, metadata, tags) in expected.items():
+            response = client.get_object(bucket, key)
+            try:
+                assert response.read() == body, key
+                assert response.headers["Content-Type"] == content_type, key
+                got = {name[len("x-amz-meta-"):].lower(): value for name, value in response.headers.items()
+                       if name.lower().startswith("x-amz-meta-")}
+                assert got == metadata, key
+            finally:
+                response.close()
+                response.release_conn()
+            assert dict(client.get_object_tags(bucket, key) or {}) == tags, key
+        steps["restore.yml, checks"] = time.monotonic() - started - sum(steps.values())
+        print(f"\nbackup in compose mode: container moved {old} -> {new}; seconds: "
+              + ", ".join(f"{name} {seconds:.1f}" for name, seconds in steps.items()))
+    finally:
+        docker("start", compose_host.storage_container, check=False)
+        compose_host.refresh_ips()
+        offsite.stop()
+        stop_agent(gnupg)
+
+
+BACKUP_READONLY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Action": ["s3:ListAllMyBuckets", "s3:GetBucketLocation"], "Resource": ["arn:aws:s3:::*"]},
+        {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetObject", "s3:GetObjectTagging"],
+         "Resource": ["arn:aws:s3:::*", "arn:aws:s3:::*/*"]},
+    ],
+}

@@ -72,6 +72,7 @@ def load_config(path: str) -> dict:
         raise BackupError(EXIT_CONFIG, f"config {path} lacks {', '.join(missing)}")
     cfg.setdefault("rclone", shutil.which("rclone") or "/usr/local/bin/rclone")
     cfg.setdefault("gpg", shutil.which("gpg") or "/usr/bin/gpg")
+    cfg.setdefault("docker", shutil.which("docker") or "/usr/bin/docker")
     cfg.setdefault("retention_days", 30)
     cfg.setdefault("manifest_keep_days", 14)
     cfg.setdefault("manifest_dir", os.path.join(cfg["state_dir"], "manifests"))

@@ -12,8 +12,8 @@ import tempfile
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
 
+from . import container, s3
 from . import manifest as mf
-from . import s3
 from .common import (
     EXIT_CONFIG,
     EXIT_OFFSITE,
@@ -75,6 +75,7 @@ class Restore:
     def __init__(self, cfg: dict, args):
         self.cfg, self.args = cfg, args
         src = cfg["source"]
+        src["endpoint"] = container.source_endpoint(cfg)
         self.mc = s3.client(src["endpoint"], *credentials(args, cfg), src["region"])
         self.rclone = Rclone(cfg)
 

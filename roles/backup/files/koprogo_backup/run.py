@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 import urllib3
 from minio.error import S3Error
 
+from . import container, retention, s3
 from . import manifest as mf
-from . import retention, s3
 from .common import (
     EXIT_MANIFEST,
     EXIT_OFFSITE,
@@ -46,6 +46,8 @@ class Run:
     def __init__(self, cfg: dict, lock_fd: int):
         self.cfg = cfg
         src, off = cfg["source"], cfg["offsite"]
+        # compose mode: the container's address now (the manifest records the URL read)
+        src["endpoint"] = container.source_endpoint(cfg)
         self.src = s3.client(src["endpoint"], src["access_key"], src["secret_key"], src["region"])
         self.off = s3.client(off["endpoint"], off["access_key"], off["secret_key"], off["region"])
         self.rclone = Rclone(cfg, keep_fds=(lock_fd,))
