@@ -354,7 +354,7 @@ def koprogo_prometheus(compose_host, converged, tmp_path_factory):
     wrong_dir.chmod(0o755)
     wrong = wrong_dir / "token"
     wrong.write_text(jwt.encode({"exp": int(time.time()) + 86400, "sub": "koprogo-prometheus", "iss": "prometheus"},
-                                "not-the-metrics-secret-" + uuid.uuid4().hex, algorithm="HS512"))
+                                "not-the-metrics-secret-" + uuid.uuid4().hex * 2, algorithm="HS512"))
     wrong.chmod(0o600)
     os.chown(wrong, 65534, 65534)
     wrong_job = {**fragment["scrape_configs"][0], "job_name": WRONG_JOB,
@@ -449,3 +449,24 @@ def test_koprogo_prometheus_scrapes_minio_with_the_token(compose_host, koprogo_p
     assert {"koprogo-storage-minio", "koprogo-storage-backup", "koprogo-storage-volume"} <= set(groups)
     alerts = {rule["name"] for group in groups.values() for rule in group["rules"]}
     assert {"KoproGoMinioDown", "KoproGoMinioCapacityLow", "KoproGoBackupStale"} <= alerts
+
+
+def test_monitoring_refuses_a_prometheus_of_its_own_in_compose_mode(compose_host, tmp_path):
+    """monitoring_install_prometheus would bind 9090/9100, which KoproGo holds: site.yml's pre-flight
+    refuses it before any change, and so does the role's own validation when used alone."""
+    config_dir = tmp_path / "prometheus"
+    variables = compose_host.extra_vars(**{**compose_host.monitoring_vars(), "monitoring_install_prometheus": True,
+                                           "monitoring_prometheus_config_dir": str(config_dir)})
+    result = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=variables)
+    assert result.rc != 0
+    assert "cannot install Prometheus and node exporter (monitoring_install_prometheus)" in result.stdout
+    assert result.changed == 0
+    assert not config_dir.exists()
+    play = tmp_path / "monitoring.yml"
+    play.write_text(
+        "- hosts: storage\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.include_role:\n        name: koprogo.storage.monitoring\n        tasks_from: validate\n")
+    result = run_playbook(play, inventory=str(compose_host.inventory()), extra_vars=variables)
+    assert result.rc != 0
+    assert "monitoring_install_prometheus must be false (KoproGo's monitoring stack holds 9090" in result.stdout
+    assert not config_dir.exists()
