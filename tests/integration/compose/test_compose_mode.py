@@ -427,8 +427,12 @@ def test_no_prometheus_or_node_exporter_of_ours(compose_host, converged):
         for name in ("Install Prometheus and node exporter from Debian packages",
                      "Configure and start Prometheus and node exporter"):
             assert tasks[MONITORING_TASK + name].get("skipped"), (run, name)
-        assert not [name for name in tasks if "packages" in name and "Prometheus" in name
-                    or "Enable and start" in name or "command-line arguments" in name], run
+        started = [MONITORING_TASK + name for name in (
+            "Write the Prometheus command-line arguments", "Write the node exporter command-line arguments",
+            "Install the Prometheus and node exporter packages", "Create the node exporter textfile directory",
+            "Write the Prometheus configuration with the scrape jobs embedded",
+            "Enable and start node exporter and Prometheus", "Restart prometheus", "Reload prometheus")]
+        assert [name for name in started if name in tasks and not tasks[name].get("skipped")] == [], run
     listening = subprocess.run(["ss", "-H", "-l", "-t", "-n", "-p"], capture_output=True, text=True,
                                check=True).stdout.splitlines()
     held = [line for line in listening
