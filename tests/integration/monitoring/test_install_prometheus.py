@@ -121,8 +121,8 @@ def test_daemons_listen_on_loopback_only(host, converge):
 
 
 def test_token_file_belongs_to_prometheus(host, converge):
-    assert host.stat(DEFAULTS["monitoring_token_file"].replace(
-        "{{ monitoring_prometheus_config_dir }}", DEFAULTS["monitoring_prometheus_config_dir"])) == {
+    # The standalone defaults (with a Prometheus container they are /etc/koprogo-storage/prometheus and 65534).
+    assert host.stat("/etc/prometheus/koprogo-minio.token") == {
         "mode": "0600", "owner": "prometheus", "group": "prometheus"}
 
 
@@ -142,7 +142,7 @@ def test_installed_prometheus_scrapes_minio_and_node_exporter(host, converge):
 
 
 def test_backup_textfile_reaches_prometheus(host, converge):
-    textfile_dir = DEFAULTS["monitoring_textfile_dir"]
+    textfile_dir = "/var/lib/prometheus/node-exporter"  # Debian's, the standalone default
     now = int(time.time())
     host.exec(f"printf 'koprogo_backup_last_success_timestamp_seconds {now}\\nkoprogo_backup_last_exit_code 0\\n'"
               f" > {textfile_dir}/.koprogo_backup.prom.tmp && mv {textfile_dir}/.koprogo_backup.prom.tmp"
