@@ -59,10 +59,12 @@ test-molecule: setup system-deps ## Molecule scenario `default` (systemd contain
 test-luks: setup system-deps minio ## Molecule scenario `luks` (qemu/TCG VM, dm-crypt, two reboots)
 	@if [ -f molecule/luks/molecule.yml ]; then bash tests/tools/run-molecule.sh luks; else echo "molecule luks: not present yet"; fi
 
+# ansible-lint puts the collections of its cache ($$ANSIBLE_HOME, else ~/.ansible) before ours: a
+# private cache keeps a stale copy of this collection, left there by another tool, from shadowing it.
 lint: setup ## ansible-lint, yamllint, ruff
 	$(BIN)/ruff check plugins tests bench roles/backup/files
 	$(BIN)/yamllint -s .
-	$(BIN)/ansible-lint --offline -q
+	ANSIBLE_HOME=$(CACHE)/ansible-lint-home $(BIN)/ansible-lint --offline -q
 
 SANITY_VENV := $(CACHE)/sanity-venv
 $(SANITY_VENV)/.installed: requirements.txt

@@ -2,12 +2,13 @@
 
 Converge playbooks/site.yml with koprogo_storage_deployment: compose while KoproGo's Traefik and
 backend stand-in are polled, then: a second run changes nothing, check mode predicts nothing,
-the S3 route through KoproGo's Traefik serves the backend's least-privilege keys, the console
-route asks for basic auth, and KoproGo's containers served throughout. Then the refusals: the
+KoproGo's Traefik has no S3 route (the advisories' attack requests get 404 there and leave no
+trace), the console route asks for basic auth, and KoproGo's containers served throughout. Then the refusals: the
 standalone mode while another program holds the web ports, and the traefik role in compose mode.
 Last, the stack is recreated with KoproGo's gitops command (real Docker Compose, with the
 environment the collection's drop-in gives koprogo-gitops.service): the backend's effective
-environment (docker inspect) is checked and used; then a reboot-equivalent restart brings
+environment (docker inspect) is checked and used, by boto3 and by KoproGo's own Rust client run
+inside the backend container; then a reboot-equivalent restart brings
 everything back without the playbook.
 """
 
@@ -113,10 +114,11 @@ def test_container_shape(compose_host, converged):
     users = info["Config"]["Labels"][middleware + ".basicauth.users"]
     assert users.startswith("admin:$2b$")  # one "$": labels set through the API are not Compose files
     # Traefik's probe stands in for a Docker health check (FROM scratch: no program to run one).
-    for kind in ("s3", "console"):
-        service = f"traefik.http.services.{compose_host.storage_container}-{kind}.loadbalancer.healthcheck"
-        assert info["Config"]["Labels"][service + ".path"] == "/minio/health/live"
-        assert info["Config"]["Labels"][service + ".port"] == "9000"
+    service = f"traefik.http.services.{compose_host.storage_container}-console.loadbalancer.healthcheck"
+    assert info["Config"]["Labels"][service + ".path"] == "/minio/health/live"
+    assert info["Config"]["Labels"][service + ".port"] == "9000"
+    # No S3 route, router or service (minio_server_container_s3_route defaults to false).
+    assert [name for name in info["Config"]["Labels"] if f"{compose_host.storage_container}-s3" in name] == []
     mode = compose_host.env_file.stat()
     assert stat.S_IMODE(mode.st_mode) == 0o600 and mode.st_uid == 0
     assert compose_host.data_dir.stat().st_uid == 990
@@ -124,26 +126,70 @@ def test_container_shape(compose_host, converged):
     assert json.loads(docker("inspect", compose_host.names["minio"]).stdout)[0]["State"]["Running"]
 
 
-def test_s3_route_through_koprogo_traefik_with_backend_keys(compose_host, converged):
+def test_no_public_s3_route_the_advisories_attacks_find_nothing(compose_host, converged):
+    """KoproGo's Traefik has no route to the S3 API: the request shapes of the pinned build's High
+    advisories (the route attack suite's own requests, tests/helpers/s3_attack.py) and an ordinary
+    signed request all get 404 from it, and none of them leaves an object behind (read with root
+    on the container's address). Straight to MinIO, on the Docker network, the backend's keys work."""
+    import secrets
+
+    from helpers.s3_attack import (
+        Endpoint,
+        S3Request,
+        list_request,
+        query_credential_forged,
+        replication_sse_put,
+        send,
+        signed,
+        snowball_forged,
+        tar_archive,
+    )
+
+    bucket, prefix = "koprogo-documents", f"documents/attack-{uuid.uuid4().hex[:8]}/"
+    route = Endpoint("route", "http", S3_HOST, 80)
+    planted = {prefix + "planted.txt": b"planted"}
+    attacks = {
+        "GHSA-9c4q-hq6p-c237 snowball": snowball_forged(bucket, prefix, compose_host.backend_key, tar_archive(planted)),
+        "GHSA-hv4r-mvr4-25vw query credentials": query_credential_forged(
+            bucket, prefix + "qcred.txt", compose_host.backend_key, secrets.token_bytes(64)),
+        "GHSA-3rh2-v3gr-35p9 replication headers": signed(
+            route, replication_sse_put(bucket, prefix + "tamper.txt", b"minutes\n", secrets.token_bytes(96)),
+            compose_host.backend_key, compose_host.backend_secret),
+        "GHSA-h749-fxx7-pwpg select": S3Request("POST", f"/{bucket}/{prefix}x.csv", "select&select-type=2"),
+        "admin API": S3Request("GET", "/minio/admin/v3/info"),
+        "signed listing": signed(route, list_request(bucket, "documents/"), compose_host.backend_key,
+                                 compose_host.backend_secret),
+    }
+    with resolve({S3_HOST: compose_host.ips["traefik"]}):
+        answers = {name: send(route, request).status for name, request in attacks.items()}
+    assert answers == dict.fromkeys(attacks, 404), answers
+    root, _admin = compose_host.storage_sdk()
+    assert list(root.list_objects(bucket, prefix=prefix, recursive=True, include_version=True)) == []
+    # The backend's own path: the container by name on koprogo-network, least privilege kept.
+    with resolve({compose_host.storage_container: compose_host.ips["storage"]}):
+        client_put_and_get(f"http://{compose_host.storage_container}:9000", compose_host.backend_key,
+                           compose_host.backend_secret, "us-east-1", "documents")
+
+
+def client_put_and_get(endpoint: str, key_id: str, secret: str, region: str, prefix: str) -> str:
+    """What the backend does with its keys: write and read below its prefix; outside it is refused."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import ClientError
 
-    with resolve({S3_HOST: compose_host.ips["traefik"]}):
-        client = boto3.client("s3", endpoint_url=f"http://{S3_HOST}", region_name="us-east-1",
-                              aws_access_key_id=compose_host.backend_key,
-                              aws_secret_access_key=compose_host.backend_secret,
-                              config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
-        key = f"documents/{uuid.uuid4()}/{uuid.uuid4()}_acte.pdf"
-        body = b"%PDF-1.7 compose mode\n" + bytes(range(256)) * 64
-        client.put_object(Bucket="koprogo-documents", Key=key, Body=body, ContentType="application/pdf")
-        got = client.get_object(Bucket="koprogo-documents", Key=key)
-        assert got["Body"].read() == body
-        assert got["ContentType"] == "application/pdf"
-        # Least privilege: outside the backend's prefix is refused.
-        with pytest.raises(ClientError) as refused:
-            client.put_object(Bucket="koprogo-documents", Key="elsewhere/x", Body=b"x")
-        assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    client = boto3.client("s3", endpoint_url=endpoint, region_name=region, aws_access_key_id=key_id,
+                          aws_secret_access_key=secret,
+                          config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    key = f"{prefix}/{uuid.uuid4()}/{uuid.uuid4()}_acte.pdf"
+    body = b"%PDF-1.7 compose mode\n" + key.encode()
+    client.put_object(Bucket="koprogo-documents", Key=key, Body=body, ContentType="application/pdf")
+    got = client.get_object(Bucket="koprogo-documents", Key=key)
+    assert got["Body"].read() == body
+    assert got["ContentType"] == "application/pdf"
+    with pytest.raises(ClientError) as refused:
+        client.put_object(Bucket="koprogo-documents", Key="elsewhere/x", Body=b"x")
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    return key
 
 
 def test_console_route_asks_for_basic_auth(compose_host, converged):
@@ -184,6 +230,16 @@ def test_traefik_role_refused_in_compose_mode(compose_host, tmp_path):
     assert "KoproGo's own Traefik serves 80 and 443" in result.stdout
 
 
+def test_public_s3_route_needs_the_unguarded_variable_too(compose_host, tmp_path):
+    result = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=compose_host.extra_vars(
+        minio_server_container_s3_route=True, minio_server_data_dir=str(tmp_path / "d" / "minio")),
+        tags="minio_server")
+    assert result.rc != 0
+    assert "minio_server_container_s3_route_unguarded: true" in " ".join(result.stdout.split()), result.stdout[-3000:]
+    assert result.changed == 0
+    assert not (tmp_path / "d").exists()
+
+
 def test_network_must_exist(compose_host, tmp_path):
     result = run_playbook(SITE, inventory=str(compose_host.inventory()), extra_vars=compose_host.extra_vars(
         minio_server_container_network="kpc-no-such-network", minio_server_data_dir=str(tmp_path / "d" / "minio")),
@@ -203,24 +259,19 @@ def storage_env(info: dict) -> dict:
 
 def client_checks(compose_host, env: dict, legacy_key: str) -> None:
     """What the backend does with its env: upload and read on its own path (the Docker network,
-    the endpoint by container name); the same keys through KoproGo's Traefik; the object written
-    before (the data survived); least privilege outside the prefix."""
+    the endpoint by container name); the object written before (the data survived); least
+    privilege outside the prefix. KoproGo's Traefik still has no S3 route."""
     import boto3
     from botocore.config import Config
-    from botocore.exceptions import ClientError
 
-    config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
-    with resolve({compose_host.storage_container: compose_host.ips["storage"], S3_HOST: compose_host.ips["traefik"]}):
-        for endpoint in (env["S3_ENDPOINT"], f"http://{S3_HOST}"):
-            client = boto3.client("s3", endpoint_url=endpoint, region_name=env["S3_REGION"], config=config,
-                                  aws_access_key_id=env["S3_ACCESS_KEY"], aws_secret_access_key=env["S3_SECRET_KEY"])
-            key = f"{env['S3_KEY_PREFIX']}/{uuid.uuid4()}/{uuid.uuid4()}_facture.pdf"
-            client.put_object(Bucket=env["S3_BUCKET"], Key=key, Body=b"facture " + key.encode())
-            assert client.get_object(Bucket=env["S3_BUCKET"], Key=key)["Body"].read() == b"facture " + key.encode()
-            assert client.get_object(Bucket=env["S3_BUCKET"], Key=legacy_key)["Body"].read() == b"before"
-            with pytest.raises(ClientError) as refused:
-                client.put_object(Bucket=env["S3_BUCKET"], Key="elsewhere/x", Body=b"x")
-            assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    with resolve({compose_host.storage_container: compose_host.ips["storage"]}):
+        client_put_and_get(env["S3_ENDPOINT"], env["S3_ACCESS_KEY"], env["S3_SECRET_KEY"], env["S3_REGION"],
+                           env["S3_KEY_PREFIX"])
+        client = boto3.client("s3", endpoint_url=env["S3_ENDPOINT"], region_name=env["S3_REGION"],
+                              aws_access_key_id=env["S3_ACCESS_KEY"], aws_secret_access_key=env["S3_SECRET_KEY"],
+                              config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+        assert client.get_object(Bucket=env["S3_BUCKET"], Key=legacy_key)["Body"].read() == b"before"
+    assert http_status(compose_host.ips["traefik"], 80, "/minio/health/live", S3_HOST) == 404
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +321,47 @@ def test_backend_env_after_a_gitops_redeploy(compose_host, redeployed):
     client_checks(compose_host, storage, redeployed["key"])
 
 
+def test_koprogo_rust_client_inside_the_backend_container(compose_host, redeployed):
+    """KoproGo's own S3 client (tests/tools/koprogo-client: the aws-sdk-s3 of KoproGo's Cargo.lock,
+    set up like its S3Storage) run inside the backend container Compose recreated, with the storage
+    env Compose gave it: the endpoint by container name through Docker's DNS on the network, the
+    service account, the key layout <prefix>/<building>/<uuid>_<name>."""
+    build = subprocess.run(["bash", str(ROOT / "tests" / "tools" / "build-koprogo-client.sh")], capture_output=True,
+                           text=True, timeout=3000, check=False)
+    assert build.returncode == 0, build.stderr[-3000:]
+    binary = build.stdout.strip().splitlines()[-1]
+    env = redeployed["env"]
+    assert all("'" not in value and "\n" not in value for value in env.values())
+    env_file = compose_host.workdir / "backend-storage-effective.env"
+    env_file.write_text("".join(f"{name}='{value}'\n" for name, value in sorted(env.items())))
+    env_file.chmod(0o600)
+    backend = compose_host.names["backend"]
+    docker("cp", binary, f"{backend}:/tmp/koprogo-client")
+    docker("cp", str(env_file), f"{backend}:/tmp/storage.env")
+    env_file.unlink()
+    files = [(1 << 20, "procès-verbal AGO été – Liège.pdf"), (3 << 20, "facture #12 100% ok?;v2.pdf")]
+    building = str(uuid.uuid4())
+    args = ["exec", "-e", "HOME=/tmp", backend, "/tmp/koprogo-client", "--env-file", "/tmp/storage.env",
+            "--building", building]
+    for size, name in files:
+        args += ["--file", f"{size}:{name}"]
+    try:
+        proc = docker(*args, check=False, timeout=600)
+    finally:
+        docker("exec", backend, "rm", "-f", "/tmp/storage.env", "/tmp/koprogo-client", check=False)
+    assert proc.returncode == 0, compose_host.scrub(proc.stderr[-3000:])
+    report = json.loads(proc.stdout)
+    assert report["storage_provider"] == "s3" and report["endpoint"] == env["S3_ENDPOINT"]
+    assert report["key_prefix"] == "documents" and report["head_bucket"] == {"ok": True}, report["head_bucket"]
+    for size, name in files:
+        doc = next(f for f in report["files"] if f["name"] == name)
+        assert doc["key"].startswith(f"documents/{building}/") and doc["key"].endswith("_" + name), doc["key"]
+        assert doc["put"] == {"ok": True}, doc["put"]
+        assert doc["get"] == {"ok": True, "size": size, "sha256": doc["sha256"]}, doc["get"]
+        assert doc["head"] == {"exists": True} and doc["delete"] == {"ok": True}, doc
+        assert doc["head_after_delete"] == {"exists": False}, doc["head_after_delete"]
+
+
 def test_legacy_minio_recreated_with_its_data(compose_host, redeployed):
     """The legacy `minio` takes its root user from the same variables: Compose recreated it with
     the service account's key as root, and it kept the object of its volume."""
@@ -299,15 +391,16 @@ def test_reboot_equivalent_restart(compose_host, redeployed):
     policies = compose_host.reboot()
     restarted = time.monotonic() - started
     ready = compose_host.wait_ready()
-    for _attempt in range(240):  # the S3 route through Traefik (it re-reads the containers' new addresses)
+    good = {"Authorization": "Basic " + base64.b64encode(f"admin:{compose_host.console_password}".encode()).decode()}
+    for _attempt in range(240):  # the console route through Traefik (it re-reads the containers' new addresses)
         try:
-            if http_status(compose_host.ips["traefik"], 80, "/minio/health/live", S3_HOST) == 200:
+            if http_status(compose_host.ips["traefik"], 80, "/", CONSOLE_HOST, good) == 200:
                 break
         except OSError:
             pass
         time.sleep(0.5)
     print(f"\nreboot-equivalent restart: docker stop + start {restarted:.1f} s, then KoproGo's routes back after "
-          f"{ready:.1f} s more; the S3 route through Traefik {time.monotonic() - started:.1f} s after the stop "
+          f"{ready:.1f} s more; the console route through Traefik {time.monotonic() - started:.1f} s after the stop "
           f"began; restart policies: {policies}")
     assert set(policies.values()) == {"unless-stopped"}, policies
     backend_after = json.loads(docker("inspect", compose_host.names["backend"]).stdout)[0]
@@ -362,7 +455,8 @@ def backup_vars(compose_host, workdir, gpg_public, offsite, access, secret, buck
         backup_state_dir=str(workdir / "var" / "lib" / "koprogo-backup"),
         backup_log_file=str(workdir / "log" / "backup.log"),
         backup_lock_file=str(workdir / "run" / "koprogo-backup.lock"),
-        backup_textfile_dir=str(workdir / "textfile"),
+        # Set for monitoring only: the backup role follows it (one home for the setting).
+        monitoring_textfile_dir=str(workdir / "textfile"),
         __backup_logrotate_file=str(workdir / "logrotate-koprogo-backup"))
 
 
@@ -428,6 +522,8 @@ def test_backup_and_restore_follow_the_container_to_a_new_address(compose_host, 
         first = subprocess.run(program, capture_output=True, text=True, timeout=300, check=False)
         assert first.returncode == 0, compose_host.scrub(first.stderr[-3000:])
         assert json.loads(first.stdout.strip().splitlines()[-1])["objects"] == len(BACKUP_OBJECTS)
+        metrics = (tmp_path / "textfile" / "koprogo_backup.prom").read_text()
+        assert "koprogo_backup_last_success_timestamp_seconds" in metrics
 
         # A stopped container: exit 3, a message that says so, nothing offsite changed or pruned.
         before = offsite_listing(offsite)
