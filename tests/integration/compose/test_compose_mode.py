@@ -109,7 +109,9 @@ def test_container_shape(compose_host, converged):
     assert info["HostConfig"]["CapDrop"] == ["ALL"]
     assert info["Config"]["User"] == "990:990"
     assert info["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
-    assert f"{compose_host.data_dir}:/data:rw" in info["HostConfig"]["Binds"]
+    assert not info["HostConfig"].get("Binds")
+    assert [(m["Type"], m["Source"], m["Target"], m.get("ReadOnly", False)) for m in info["HostConfig"]["Mounts"]] == [
+        ("bind", str(compose_host.data_dir), "/data", False)]
     middleware = f"traefik.http.middlewares.{compose_host.storage_container}-console-auth"
     users = info["Config"]["Labels"][middleware + ".basicauth.users"]
     assert users.startswith("admin:$2b$")  # one "$": labels set through the API are not Compose files
@@ -412,6 +414,33 @@ def test_reboot_equivalent_restart(compose_host, redeployed):
         assert after["Config"]["Env"] == before["Config"]["Env"]
     assert storage_env(backend_after) == redeployed["env"]
     assert {path: path.stat().st_mtime_ns for path in written} == written
+    client_checks(compose_host, redeployed["env"], redeployed["key"])
+
+
+def test_minio_cannot_start_while_its_volume_is_not_mounted(compose_host, redeployed):
+    """After a reboot with the pushed unlock model the LUKS mount is missing until the playbook
+    runs; docker.service is not held back (KoproGo comes up), so the container itself must not
+    start: its data is a bind mount of a directory below the mount point, which Docker refuses to
+    create. The directory moved away stands in for the missing mount."""
+    data, away = compose_host.data_dir, compose_host.data_dir.with_name("minio-while-unmounted")
+    docker("stop", compose_host.storage_container)
+    data.rename(away)
+    try:
+        refused = docker("start", compose_host.storage_container, check=False)
+        assert refused.returncode != 0
+        assert "does not exist" in refused.stderr, refused.stderr
+        assert not data.exists()  # nothing created on the root disk's side
+        state = json.loads(docker("inspect", compose_host.storage_container).stdout)[0]["State"]
+        assert not state["Running"]
+    finally:
+        away.rename(data)
+    docker("start", compose_host.storage_container)
+    compose_host.refresh_ips()
+    for _attempt in range(240):
+        with contextlib.suppress(OSError):
+            if http_status(compose_host.ips["storage"], 9000, "/minio/health/ready") == 200:
+                break
+        time.sleep(0.5)
     client_checks(compose_host, redeployed["env"], redeployed["key"])
 
 
