@@ -28,6 +28,7 @@ import pytest
 import yaml
 from helpers.ansible_run import run_playbook
 from helpers.compose_host import API_HOST, CONSOLE_HOST, ROOT, S3_HOST, Poller, docker, http_status
+from helpers.koprogo_client import build_koprogo_client
 
 SITE = ROOT / "playbooks" / "site.yml"
 
@@ -328,10 +329,7 @@ def test_koprogo_rust_client_inside_the_backend_container(compose_host, redeploy
     set up like its S3Storage) run inside the backend container Compose recreated, with the storage
     env Compose gave it: the endpoint by container name through Docker's DNS on the network, the
     service account, the key layout <prefix>/<building>/<uuid>_<name>."""
-    build = subprocess.run(["bash", str(ROOT / "tests" / "tools" / "build-koprogo-client.sh")], capture_output=True,
-                           text=True, timeout=3000, check=False)
-    assert build.returncode == 0, build.stderr[-3000:]
-    binary = build.stdout.strip().splitlines()[-1]
+    binary = str(build_koprogo_client())
     env = redeployed["env"]
     assert all("'" not in value and "\n" not in value for value in env.values())
     env_file = compose_host.workdir / "backend-storage-effective.env"

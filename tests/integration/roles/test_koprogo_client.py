@@ -32,9 +32,7 @@ from pathlib import Path
 
 import pytest
 from helpers.edge_stack import BUCKET, ENV_FILE, ONE_MIB, RECAP, S3_HOST, changed_tasks
-
-ROOT = Path(__file__).resolve().parents[3]
-BUILD = ROOT / "tests" / "tools" / "build-koprogo-client.sh"
+from helpers.koprogo_client import build_koprogo_client
 
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="needs a Docker engine")
 
@@ -58,9 +56,7 @@ log = logging.getLogger(__name__)
 
 @pytest.fixture(scope="module")
 def probe_bin() -> Path:
-    proc = subprocess.run(["bash", str(BUILD)], capture_output=True, text=True, timeout=3000, check=False)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return Path(proc.stdout.strip().splitlines()[-1])
+    return build_koprogo_client()
 
 
 def run_probe(stack, probe_bin: Path, workdir: Path, route: str, legacy_empty: bool = False) -> dict:
