@@ -13,11 +13,11 @@ service on 127.0.0.1 on ports of its own, never the demo's):
 
 Each container gets `site.yml` with an inventory like inventories/local (the core stack of
 `make demo`: LUKS, backup and monitoring off; other ports; secrets made for the run), converged
-twice in a row: the first converge, then a run with nothing to change, both with the
-`ansible.posix.profile_tasks` callback. The containers run one after the other (one converge at
-a time). Wall time is the whole `ansible-playbook` process. Writes bench/results/converge.json,
-the raw output of every run in bench/results/converge/ and the "Converge (first vs no-change)"
-section of docs/benchmarks.md.
+four times in a row: the first converge, then three runs with nothing to change (the median one is
+reported, with the range), all with the `ansible.posix.profile_tasks` callback. The containers run
+one after the other (one converge at a time). Wall time is the whole `ansible-playbook` process.
+Writes bench/results/converge.json, the raw output of every run in bench/results/converge/ and the
+"Converge (first vs no-change)" section of docs/benchmarks.md.
 
 Usage: bench/converge/run.py [--connection docker --connection ssh] [--keep] [--no-doc]
                              [--baseline OLD.json] [--doc-only]
@@ -54,6 +54,7 @@ CACHE = Path(os.environ.get("KOPROGO_CACHE", ROOT / ".cache"))
 BIN = ROOT / ".venv" / "bin"
 GOAL_RATIO = 0.4
 GOAL_SSH_SECONDS = 25.0
+NOCHANGE_RUNS = 3
 TOP = 15
 S3_HOST, CONSOLE_HOST = "s3.koprogo.localhost", "console.koprogo.localhost"
 
@@ -227,16 +228,21 @@ def converge(connection: str, label: str, inventory: Path, env: dict) -> dict:
     start = time.monotonic()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False, cwd=ROOT)
     wall = round(time.monotonic() - start, 1)
-    RAW.mkdir(parents=True, exist_ok=True)
     stderr = "\n--- stderr\n" + proc.stderr if proc.stderr else ""
-    (RAW / f"{connection}-{label}.log").write_text(proc.stdout + stderr)
+    converge_log(connection, label, proc.stdout + stderr)
     if proc.returncode != 0:
         print(proc.stdout[-6000:], proc.stderr[-3000:], sep="\n", file=sys.stderr)
         raise RuntimeError(f"{connection} {label} converge failed (rc {proc.returncode})")
     parsed = parse_run(proc.stdout)
     print(f"bench/converge: {connection} {label}: {wall} s, {parsed['recap']}", flush=True)
     return {"wall_s": wall, "task_count": len(parsed["tasks"]), "recap": parsed["recap"],
-            "task_sum_s": round(sum(t["seconds"] for t in parsed["tasks"]), 1), "tasks": parsed["tasks"]}
+            "task_sum_s": round(sum(t["seconds"] for t in parsed["tasks"]), 1), "tasks": parsed["tasks"],
+            "log": proc.stdout + stderr}
+
+
+def converge_log(connection: str, label: str, text: str) -> None:
+    RAW.mkdir(parents=True, exist_ok=True)
+    (RAW / f"{connection}-{label}.log").write_text(text)
 
 
 def bench_connection(connection: str, workdir: Path, keep: bool) -> dict:
@@ -269,14 +275,21 @@ def bench_connection(connection: str, workdir: Path, keep: bool) -> dict:
         setup_s = round(time.monotonic() - start, 1)
         inventory = write_inventory(cdir / "inventory", connection, secrets_dir, key)
         first = converge(connection, "first", inventory, env)
-        nochange = converge(connection, "nochange", inventory, env)
+        # A single no-change run moves by a few seconds with the machine's load: keep the median of three.
+        runs = sorted((converge(connection, "nochange", inventory, env) for _run in range(NOCHANGE_RUNS)),
+                      key=lambda run: run["wall_s"])
+        nochange = dict(runs[len(runs) // 2], runs_s=[run["wall_s"] for run in runs])
+        converge_log(connection, "nochange", nochange["log"])
     finally:
         if keep:
             print(f"bench/converge: kept container {CONTAINERS[connection]}")
         else:
             subprocess.run(["bash", str(SYSTEMD_HOST), "stop", CONTAINERS[connection]], check=False)
-    if nochange["recap"].get("changed", -1) != 0:
-        print(f"bench/converge: WARNING {connection} no-change run reported {nochange['recap']}", file=sys.stderr)
+    for run in runs:
+        if run["recap"].get("changed", -1) != 0:
+            print(f"bench/converge: WARNING {connection} no-change run reported {run['recap']}", file=sys.stderr)
+    first.pop("log")
+    nochange.pop("log")
     return {"container_setup_s": setup_s, "first": first, "nochange": nochange,
             "ratio": round(nochange["wall_s"] / first["wall_s"], 2)}
 
@@ -294,7 +307,9 @@ def write_doc(result: dict, previous: dict | None) -> None:
     labels = {"docker": "Docker (`community.docker.docker`)", "ssh": "SSH (pipelining, ControlPersist)"}
     rows = []
     for conn, r in runs.items():
-        rows.append(f"| {labels[conn]} | {r['first']['wall_s']} | {r['nochange']['wall_s']} | **{r['ratio']}** |"
+        spread = r["nochange"].get("runs_s")
+        nochange_cell = f"{r['nochange']['wall_s']}" + (f" ({min(spread)}-{max(spread)})" if spread else "")
+        rows.append(f"| {labels[conn]} | {r['first']['wall_s']} | {nochange_cell} | **{r['ratio']}** |"
                     f" {r['first']['recap'].get('changed', '?')} / {r['nochange']['recap'].get('changed', '?')} |"
                     f" {r['nochange']['task_count']} |")
     lines = [
@@ -304,7 +319,8 @@ def write_doc(result: dict, previous: dict | None) -> None:
         "`bench/converge/run.py` converges `playbooks/site.yml` with the settings of inventories/local",
         "(the core stack of `make demo`: minio_server, minio_config, traefik, backend_env; LUKS, backup and",
         "monitoring off) on ports of its own onto a fresh Debian 12 systemd container per connection, twice",
-        "in a row: the first converge, then a run with nothing to change. The containers run one after the",
+        "in a row: the first converge, then three runs with nothing to change, of which the table gives the",
+        "median (all three are in the JSON). The containers run one after the",
         "other; wall time is the whole `ansible-playbook` process, per-task seconds come from",
         "`ansible.posix.profile_tasks` (skipped tasks count in \"tasks timed\"). Over SSH, sshd runs inside",
         "the container on a 127.0.0.1 port (pipelining, ControlPersist); the Docker connection runs",
@@ -313,7 +329,7 @@ def write_doc(result: dict, previous: dict | None) -> None:
         f"Measured {meta['date']} on {meta['machine']} ({meta['cpus']} CPUs, load average"
         f" {meta['loadavg_before']} before the run), ansible-core {meta['ansible_core']}, {meta['ssh_client']}.",
         "",
-        "| connection | first s | no-change s | no-change / first | changed (first / no-change)"
+        "| connection | first s | no-change s, median (range) | no-change / first | changed (first / no-change)"
         " | tasks timed (no-change) |",
         "|---|---:|---:|---:|---:|---:|",
         *rows,

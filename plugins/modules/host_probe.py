@@ -66,6 +66,14 @@ options:
     type: list
     elements: path
     default: []
+  version_of:
+    description:
+      - Executables to run as C(<path> --version) (no terminal, standard input from C(/dev/null), 60 s at
+        most), returning the exit status and the first line of standard output.
+      - Only for programs whose C(--version) reads nothing and writes nothing, such as a server binary.
+    type: list
+    elements: path
+    default: []
 extends_documentation_fragment:
   - koprogo.storage.minio.attributes_read_only
 author:
@@ -115,6 +123,12 @@ mounts:
   description: Each of I(mountpoints) to whether a file system is mounted there.
   returned: always
   type: dict
+versions:
+  description:
+    - Each of I(version_of) to C(rc) and C(stdout) (the first line), or to C(rc=null) and C(error) when it is
+      missing, not an executable file, or did not finish in time.
+  returned: always
+  type: dict
 """
 
 import grp
@@ -123,6 +137,7 @@ import os
 import pwd
 import re
 import stat
+import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -234,6 +249,19 @@ def read_mounts(module, paths):
     return {path: os.path.realpath(path) in mounted for path in paths}
 
 
+def read_version(path):
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        return {"rc": None, "error": "not an executable file"}
+    try:
+        # A pipe, not a terminal: some programs query a terminal (colours) and wait for its answer.
+        proc = subprocess.run([path, "--version"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return {"rc": None, "error": str(exc)[:200]}
+    lines = proc.stdout.decode("utf-8", errors="replace").splitlines()
+    return {"rc": proc.returncode, "stdout": lines[0] if lines else ""}
+
+
 def main():
     module = AnsibleModule(
         argument_spec={
@@ -245,6 +273,7 @@ def main():
             "groups": {"type": "list", "elements": "str", "default": []},
             "units": {"type": "list", "elements": "str", "default": []},
             "mountpoints": {"type": "list", "elements": "path", "default": []},
+            "version_of": {"type": "list", "elements": "path", "default": []},
         },
         supports_check_mode=True,
     )
@@ -264,6 +293,7 @@ def main():
         groups={name: read_group(name) for name in params["groups"]},
         units=read_units(module, list(dict.fromkeys(params["units"]))),
         mounts=read_mounts(module, params["mountpoints"]),
+        versions={path: read_version(path) for path in params["version_of"]},
     )
 
 

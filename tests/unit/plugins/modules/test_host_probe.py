@@ -49,3 +49,17 @@ def test_accounts():
 def test_mountinfo_escapes():
     assert mod._unescape_mountinfo(r"/srv/koprogo\040data") == "/srv/koprogo data"
     assert mod._unescape_mountinfo(r"/a\134b") == "/a\\b"
+
+
+def test_read_version_runs_without_a_terminal(tmp_path):
+    tool = tmp_path / "tool"
+    # Prints whether its output is a terminal: the probe must never give it one.
+    tool.write_text("#!/bin/sh\nif [ -t 1 ]; then echo tty; else echo 'tool version 1.2.3'; fi\necho second\n"
+                    "read line && echo stdin-had-data\nexit 3\n")
+    tool.chmod(0o755)
+    assert mod.read_version(str(tool)) == {"rc": 3, "stdout": "tool version 1.2.3"}
+
+    plain = tmp_path / "plain"
+    plain.write_text("not executable")
+    assert mod.read_version(str(plain))["rc"] is None
+    assert mod.read_version(str(tmp_path / "absent"))["rc"] is None
