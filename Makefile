@@ -43,14 +43,14 @@ minio: ## Build (or reuse) the pinned MinIO server and mc from source
 compose: ## Build (or reuse) the pinned Docker Compose v2 CLI plugin from source (`docker compose`)
 	bash tests/tools/build-compose.sh
 
-test: setup system-deps minio compose ## Everything CI runs (the LUKS VM scenario runs beside the other suites)
+test: setup system-deps minio ## Everything CI runs (the LUKS VM scenario and the integration builds run beside the other suites)
 	bash tests/tools/make-test.sh
 
 test-unit: setup ## Unit tests (pure functions, mocked SDK; the S3 guard plugin's Go tests)
 	$(PYTEST) tests/unit
 	cd roles/traefik/files/s3guard && GOFLAGS=-mod=mod go test -count=1 ./...
 
-test-integration: setup system-deps minio compose ## Modules and roles against real servers
+test-integration: setup system-deps minio ## Modules and roles against real servers (the compose tests build `docker compose` themselves)
 	$(PYTEST) --durations=15 tests/integration
 
 test-molecule: setup system-deps ## Molecule scenario `default` (systemd container)

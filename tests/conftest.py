@@ -51,3 +51,23 @@ def unique_name(request):
 
     base = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())[:30].strip("-")
     return f"{base}-{secrets.token_hex(3)}"
+
+
+# Tests that need KoproGo's Rust client probe or Docker Compose run last: on a fresh machine their
+# first builds take about 11 and 4 min, and make-test.sh starts them beside the suites, so they are
+# done (or nearly) by the time the tests ask for them. Whole files and folders move, a file only to
+# the end of its own folder, so module- and package-scoped fixtures (the shared edge stack) are
+# still built once.
+_LAST_IN_FOLDER = ("tests/integration/roles/test_koprogo_client.py",)
+_LAST_FOLDERS = ("tests/integration/compose/",)
+
+
+def pytest_collection_modifyitems(items):
+    folders: dict = {}  # folder -> the order it was first collected in
+
+    def rank(item):
+        path = Path(str(item.fspath)).as_posix()
+        folder = folders.setdefault(path.rsplit("/", 1)[0], len(folders))
+        return (any(f"/{last}" in path for last in _LAST_FOLDERS), folder, path.endswith(_LAST_IN_FOLDER))
+
+    items.sort(key=rank)

@@ -350,8 +350,12 @@ class ComposeHost:
     def start_koprogo(self) -> None:
         subprocess.run(["bash", str(ROOT / "tests" / "tools" / "docker-engine.sh")], check=True,
                        stdout=subprocess.DEVNULL)
-        if docker("compose", "version", check=False).returncode != 0:
-            raise RuntimeError("`docker compose` is missing: run tests/tools/build-compose.sh (make compose)")
+        # Built (or reused) here rather than as a make prerequisite: make-test.sh builds it beside
+        # the first suites, and this waits on the script's lock if that build is still running.
+        build = subprocess.run(["bash", str(ROOT / "tests" / "tools" / "build-compose.sh")], capture_output=True,
+                               text=True, check=False)
+        if build.returncode != 0 or docker("compose", "version", check=False).returncode != 0:
+            raise RuntimeError(f"`docker compose` is missing: build-compose.sh failed\n{build.stderr[-3000:]}")
         debian = subprocess.run(["bash", str(ROOT / "tests" / "tools" / "systemd-host.sh"), "image"], check=True,
                                 capture_output=True, text=True).stdout.strip().splitlines()[-1]
         tokens = {
