@@ -66,7 +66,7 @@ def pytest_collection_modifyitems(items):
     folders: dict = {}  # folder -> the order it was first collected in
 
     def rank(item):
-        path = Path(str(item.fspath)).as_posix()
+        path = item.path.as_posix()
         folder = folders.setdefault(path.rsplit("/", 1)[0], len(folders))
         return (any(f"/{last}" in path for last in _LAST_FOLDERS), folder, path.endswith(_LAST_IN_FOLDER))
 

@@ -355,7 +355,8 @@ class ComposeHost:
         build = subprocess.run(["bash", str(ROOT / "tests" / "tools" / "build-compose.sh")], capture_output=True,
                                text=True, check=False)
         if build.returncode != 0 or docker("compose", "version", check=False).returncode != 0:
-            raise RuntimeError(f"`docker compose` is missing: build-compose.sh failed\n{build.stderr[-3000:]}")
+            raise RuntimeError(f"`docker compose` is missing (build-compose.sh: exit {build.returncode})\n"
+                               f"{build.stderr[-3000:]}")
         debian = subprocess.run(["bash", str(ROOT / "tests" / "tools" / "systemd-host.sh"), "image"], check=True,
                                 capture_output=True, text=True).stdout.strip().splitlines()[-1]
         tokens = {

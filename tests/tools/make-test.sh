@@ -7,12 +7,12 @@
 # script fails when either side fails, and prints how long each side took.
 #
 # On a fresh machine three builds the integration suite needs (the systemd test image, Docker
-# Compose, KoproGo's Rust client probe: about 20 min together) also start in the background, so
-# they overlap lint, sanity, unit and the first integration tests (the tests that need Compose or
-# the probe run last: tests/conftest.py). Each build script holds a lock and reuses a finished build, so a test
-# that gets there first waits for the build instead of starting a second one, and a build that
-# fails here fails again, with its message, in the test that needs it. On a warm machine each
-# build is a cache check of a second or two.
+# Compose, KoproGo's Rust client probe: 20-25 min together) also start in the background, so they
+# overlap lint, sanity, unit and the first integration tests (the tests that need Compose or the
+# probe run last: tests/conftest.py). Each build script holds a lock and reuses a finished build,
+# so a test that gets there first waits for the build instead of starting a second one, and a
+# build that fails here fails again, with its message, in the test that needs it. On a warm
+# machine each build is a cache check of a second or two.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
